@@ -1,0 +1,44 @@
+# cyborg-lite developer entry points. `make run` and `make test` are the Quick start.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CONF ?=
+CONF_ARGS := $(if $(CONF),--config-file $(CONF),)
+
+.PHONY: venv run test lint types unit genconfig genpolicy bench bench-quick clean
+
+venv: $(STAMP)
+
+# Reinstall only when the package metadata changes; the install is editable.
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: venv
+	$(BIN)/cyborg-lite-manage $(CONF_ARGS) db upgrade
+	$(BIN)/cyborg-lite-aio $(CONF_ARGS)
+
+lint: venv
+	$(BIN)/ruff check cyborg_lite tests benchmarks
+	$(BIN)/ruff format --check cyborg_lite tests benchmarks
+
+types: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+test: lint types
+	$(BIN)/pytest -q -p no:cacheprovider tests
+
+genconfig: venv
+	$(BIN)/oslo-config-generator --config-file etc/cyborg-lite/config-generator.conf
+
+genpolicy: venv
+	$(BIN)/oslopolicy-sample-generator --config-file etc/cyborg-lite/policy-generator.conf
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

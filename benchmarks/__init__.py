@@ -1,0 +1,1 @@
+"""Benchmarks: the performance suite (see benchmarks/RESULTS.md once it runs)."""

@@ -1,0 +1,77 @@
+"""``/v2/devices``: list, show, enable and disable accelerator devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from cyborg_lite.api import microversion, util, validation
+from cyborg_lite.api.policies import devices as rules
+from cyborg_lite.api.services import Services
+from cyborg_lite.db import devices as db_devices
+from cyborg_lite.db import models
+
+LIST_PARAMS = (*db_devices.FILTERS, "limit", "marker")
+
+
+def serialize(device: models.Device, base: str, version: tuple[int, int]) -> dict[str, Any]:
+    """A device as Cyborg shows it; ``status`` only from microversion 2.3."""
+    body: dict[str, Any] = {
+        "uuid": device.uuid,
+        "type": device.type,
+        "vendor": device.vendor,
+        "model": device.model,
+        "std_board_info": device.std_board_info,
+        "vendor_board_info": device.vendor_board_info,
+        "hostname": device.hostname,
+        "links": util.self_link(base, "devices", device.uuid),
+        "created_at": util.timestamp(device.created_at),
+        "updated_at": util.timestamp(device.updated_at),
+    }
+    if microversion.at_least(version, (2, 3)):
+        body["status"] = device.status
+    return body
+
+
+class Devices:
+    """The devices collection and its items."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """List devices, filtered by ``type``, ``vendor``, ``hostname``; paged on request."""
+        ctx = req.context.ctx
+        self._s.enforcer.authorize(rules.GET_ALL, ctx)
+        params = validation.query(req, LIST_PARAMS)
+        page = util.paging(params, self._s.conf.api.max_limit)
+        with self._s.db.transaction() as session:
+            found = db_devices.list_devices(session, params, limit=page.limit, marker=page.marker)
+        base = util.base_url(req, self._s.conf)
+        util.json_body(resp, {"devices": [serialize(d, base, ctx.microversion) for d in found]})
+        util.next_link(req, resp, page, found[-1].uuid if found else None, len(found))
+
+    def on_get_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
+        """Show one device."""
+        ctx = req.context.ctx
+        self._s.enforcer.authorize(rules.GET_ONE, ctx)
+        with self._s.db.transaction() as session:
+            device = db_devices.get_device(session, validation.uuid(uuid))
+        util.json_body(resp, serialize(device, util.base_url(req, self._s.conf), ctx.microversion))
+
+    def on_post_disable(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
+        """Put a device in maintenance: it is no longer offered for binding."""
+        self._set_status(req, resp, uuid, rules.DISABLE, "maintaining")
+
+    def on_post_enable(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
+        """Take a device out of maintenance."""
+        self._set_status(req, resp, uuid, rules.ENABLE, "enabled")
+
+    def _set_status(
+        self, req: falcon.Request, resp: falcon.Response, uuid: str, rule: str, status: str
+    ) -> None:
+        self._s.enforcer.authorize(rule, req.context.ctx)
+        with self._s.db.transaction() as session:
+            db_devices.set_status(session, validation.uuid(uuid), status)
+        util.no_content(resp)

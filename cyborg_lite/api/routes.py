@@ -1,0 +1,20 @@
+"""The URI templates and the resources that serve them: routes are data.
+
+Each entry is (template, resource class, suffix). A resource class serves several templates
+through falcon suffixes (``on_get`` for the collection, ``on_get_item`` for one object).
+Trailing slashes are stripped before routing (``app.py``), so ``/v2/devices/`` matches too.
+"""
+
+from __future__ import annotations
+
+from cyborg_lite.api.resources import devices, health, versions
+
+ROUTES: list[tuple[str, type, str | None]] = [
+    ("/", versions.Root, None),
+    ("/v2", versions.V2, None),
+    ("/healthcheck", health.Health, None),
+    ("/v2/devices", devices.Devices, None),
+    ("/v2/devices/{uuid}", devices.Devices, "item"),
+    ("/v2/devices/{uuid}/disable", devices.Devices, "disable"),
+    ("/v2/devices/{uuid}/enable", devices.Devices, "enable"),
+]

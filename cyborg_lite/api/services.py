@@ -1,0 +1,39 @@
+"""The collaborators every resource is built with, passed in by the app factory."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from oslo_config import cfg
+
+from cyborg_lite.api.policy import Enforcer
+from cyborg_lite.db.engine import Database
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclasses.dataclass
+class Services:
+    """What a resource may use: configuration, database, policy, conductor client, clock.
+
+    ``conductor`` is the conductor RPC client (None where no conductor is reachable, e.g. in
+    unit tests); the API never talks to hardware itself, it casts to the conductor.
+    ``placement`` is the Placement client when one is configured.
+    """
+
+    conf: cfg.ConfigOpts
+    db: Database
+    enforcer: Enforcer
+    conductor: Any = None
+    placement: Any = None
+    clock: Callable[[], dt.datetime] = _utcnow
+
+    @property
+    def max_body(self) -> int:
+        """The largest JSON body accepted."""
+        return int(self.conf.api.max_request_body_bytes)

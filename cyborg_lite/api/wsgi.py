@@ -1,0 +1,54 @@
+"""The WSGI application as deployed: the falcon app, behind keystonemiddleware when configured.
+
+``build(conf)`` is what gunicorn workers serve. With ``auth_strategy = keystone`` every path
+but the public ones (version documents, healthcheck, OpenAPI document) passes through
+``auth_token``, which validates the token and sets the identity headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from oslo_config import cfg
+
+from cyborg_lite.api import middleware
+from cyborg_lite.api.app import create_app
+from cyborg_lite.db.engine import Database
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class PublicPathDispatcher:
+    """Sends public paths straight to the app and everything else through ``protected``."""
+
+    def __init__(self, app: WSGIApp, protected: WSGIApp) -> None:
+        self._app = app
+        self._protected = protected
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Dispatch on PATH_INFO."""
+        path = environ.get("PATH_INFO") or "/"
+        if path in middleware.PUBLIC_PATHS:
+            # Identity headers on a public path are ignored; drop them so no code trusts them.
+            for key in [k for k in environ if k.startswith(("HTTP_X_ROLE", "HTTP_X_SERVICE"))]:
+                del environ[key]
+            return self._app(environ, start_response)
+        return self._protected(environ, start_response)
+
+
+def wrap_auth(conf: cfg.ConfigOpts, app: WSGIApp) -> WSGIApp:
+    """Put keystonemiddleware's ``auth_token`` in front of ``app`` when configured."""
+    if conf.api.auth_strategy != "keystone":
+        return app
+    from keystonemiddleware import auth_token
+
+    protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+    return PublicPathDispatcher(app, protected)
+
+
+def build(conf: cfg.ConfigOpts, *, conductor: Any = None, placement: Any = None) -> WSGIApp:
+    """The deployable WSGI app for ``conf``."""
+    db = Database.from_conf(conf)
+    app = create_app(conf, db=db, conductor=conductor, placement=placement)
+    return wrap_auth(conf, app)

@@ -1,0 +1,1 @@
+"""The openstack CLI plugin (osc-lib): openstack accelerator ...."""

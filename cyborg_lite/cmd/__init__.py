@@ -1,0 +1,1 @@
+"""Console entry points: each builds its own configuration and hands it down."""

@@ -1,0 +1,1 @@
+"""The conductor: reconciliation of reports, host liveness, ARQ binding, the rollout engine."""

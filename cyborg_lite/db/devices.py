@@ -1,0 +1,46 @@
+"""Reader and writer functions for devices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from cyborg_lite import exception
+from cyborg_lite.db import models, query
+
+FILTERS = ("type", "vendor", "hostname")
+
+
+def list_devices(
+    session: orm.Session,
+    filters: Mapping[str, str],
+    *,
+    limit: int | None = None,
+    marker: str | None = None,
+) -> list[models.Device]:
+    """Devices matching every given filter exactly (``type``, ``vendor``, ``hostname``)."""
+    stmt = sa.select(models.Device)
+    for name in FILTERS:
+        if name in filters:
+            stmt = stmt.where(getattr(models.Device, name) == filters[name])
+    stmt = query.paginate(session, stmt, models.Device, limit=limit, marker=marker)
+    return list(session.scalars(stmt))
+
+
+def get_device(session: orm.Session, uuid: str) -> models.Device:
+    """The device with ``uuid``, or NotFound."""
+    device = session.scalar(sa.select(models.Device).where(models.Device.uuid == uuid))
+    if device is None:
+        raise exception.NotFound(f"Device not found with uuid={uuid}")
+    return device
+
+
+def set_status(session: orm.Session, uuid: str, status: str) -> models.Device:
+    """Set a device's ``status`` (``enabled`` or ``maintaining``)."""
+    device = get_device(session, uuid)
+    if device.status != status:
+        device.status = status
+        device.generation += 1
+    return device

@@ -1,0 +1,115 @@
+"""The ``Database``: one SQLAlchemy engine and session factory per process, and transactions.
+
+A use case opens one transaction with ``db.transaction()`` and passes the session to the small
+functions of ``db/<noun>.py``; whatever it wrote commits together or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from oslo_config import cfg
+from sqlalchemy import event, exc, orm
+
+from cyborg_lite import exception
+
+
+def default_connection(conf: cfg.ConfigOpts) -> str:
+    """The [database] connection, or the SQLite file under state_path when unset."""
+    if conf.database.connection:
+        return str(conf.database.connection)
+    os.makedirs(conf.state_path, exist_ok=True)
+    return "sqlite:///" + os.path.join(conf.state_path, "cyborg-lite.sqlite")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Foreign keys are off by default in SQLite; WAL lets readers run beside one writer, and a
+    # busy timeout makes concurrent writers wait instead of failing at once.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> sa.Engine:
+    """An engine configured for the backend named by ``url``."""
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False}
+        engine = sa.create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    if url.startswith("mysql"):
+        kwargs["pool_recycle"] = 3600
+        # READ COMMITTED, as on PostgreSQL: a re-read after a conditional update sees other
+        # transactions' commits (MySQL's default REPEATABLE READ would hide them).
+        kwargs["isolation_level"] = "READ COMMITTED"
+    return sa.create_engine(url, **kwargs)
+
+
+class Database:
+    """Holds the engine and session factory; created once per process, handed down."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size, echo=echo)
+        self._sessions = orm.sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_conf(cls, conf: cfg.ConfigOpts) -> Database:
+        """The database named by ``conf``'s [database] group."""
+        return cls(
+            default_connection(conf),
+            pool_size=conf.database.pool_size,
+            echo=conf.database.connection_debug,
+        )
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite``, ``postgresql`` or ``mysql``."""
+        return str(self.engine.dialect.name)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[orm.Session]:
+        """One transaction: commit when the block ends, roll back if it raises.
+
+        A lost connection to the database becomes ``ServiceUnavailable`` (503), not a 500.
+        """
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        except exc.OperationalError as err:
+            if err.connection_invalidated or _is_disconnect(err):
+                raise exception.ServiceUnavailable(
+                    "The database is unreachable; try again later."
+                ) from err
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        """Close pooled connections (after a fork, or at shutdown)."""
+        self.engine.dispose()
+
+
+def _is_disconnect(err: exc.OperationalError) -> bool:
+    text = str(err.orig).lower()
+    return any(
+        s in text
+        for s in (
+            "could not connect",
+            "connection refused",
+            "server closed",
+            "lost connection",
+            "can't connect",
+            "terminating connection",
+        )
+    )

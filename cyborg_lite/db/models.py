@@ -1,0 +1,193 @@
+"""SQLAlchemy models: the inventory (hosts, devices, deployables, attach handles, attributes,
+control path ids) and the scheduling records (device profiles, accelerator requests).
+
+The schema itself is owned by alembic (``db/migrations``); a test checks that these models and
+the migrations describe the same schema on every backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid as uuidlib
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Microsecond timestamps on MySQL too (its DATETIME drops fractions by default).
+DateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now: every timestamp is stored as naive UTC and rendered with +00:00."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def new_uuid() -> str:
+    """A random UUID as the canonical lower-case string."""
+    return str(uuidlib.uuid4())
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention alembic uses too."""
+
+    metadata = sa.MetaData(naming_convention=NAMING)
+
+
+class TimestampMixin:
+    """``created_at`` set on insert, ``updated_at`` on every update (null until then)."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, onupdate=utcnow)
+
+
+class Host(TimestampMixin, Base):
+    """A host running an agent, named by its one identity (``[DEFAULT] host``)."""
+
+    __tablename__ = "hosts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hostname: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    agent_version: Mapped[str | None] = mapped_column(sa.String(64))
+    # up | down | maintenance
+    state: Mapped[str] = mapped_column(sa.String(16), default="up")
+    last_heartbeat: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    report_digest: Mapped[str | None] = mapped_column(sa.String(64))
+    # Drivers whose discovery failed in the last report, as a JSON list of {driver, error}.
+    driver_errors: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Device(TimestampMixin, Base):
+    """A physical accelerator card (or function) on a host, as Cyborg models it."""
+
+    __tablename__ = "devices"
+    __table_args__ = (sa.UniqueConstraint("hostname", "stable_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    type: Mapped[str] = mapped_column(sa.String(32), index=True)
+    vendor: Mapped[str] = mapped_column(sa.String(255), index=True)
+    model: Mapped[str] = mapped_column(sa.String(255))
+    std_board_info: Mapped[str | None] = mapped_column(sa.Text)
+    vendor_board_info: Mapped[str | None] = mapped_column(sa.Text)
+    hostname: Mapped[str] = mapped_column(sa.String(255), index=True)
+    # The agent's identity for the device on its host (serial, UUID or PCI address): reports
+    # are matched on (hostname, stable_id), so a device keeps its uuid across reports.
+    stable_id: Mapped[str] = mapped_column(sa.String(255))
+    driver_name: Mapped[str | None] = mapped_column(sa.String(64))
+    # enabled | maintaining (Cyborg's status, microversion 2.3)
+    status: Mapped[str] = mapped_column(sa.String(16), default="enabled")
+    # True while the device is gone from its host's reports but an ARQ still holds it.
+    missing: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # Bumped on every change, for optimistic concurrency between conductors.
+    generation: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class ControlpathId(TimestampMixin, Base):
+    """How the agent reaches a device (a PCI address for every driver today)."""
+
+    __tablename__ = "controlpath_ids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    device_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("devices.id", ondelete="CASCADE"), index=True
+    )
+    cpid_type: Mapped[str] = mapped_column(sa.String(16))
+    cpid_info: Mapped[str] = mapped_column(sa.Text)
+
+
+class Deployable(TimestampMixin, Base):
+    """What is scheduled: a whole GPU, a MIG/vGPU slice, an FPGA region, a VF."""
+
+    __tablename__ = "deployables"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    num_accelerators: Mapped[int] = mapped_column(sa.Integer, default=1)
+    device_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("devices.id", ondelete="CASCADE"), index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(sa.Integer)
+    root_id: Mapped[int | None] = mapped_column(sa.Integer)
+    rp_uuid: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    driver_name: Mapped[str | None] = mapped_column(sa.String(64))
+    bitstream_id: Mapped[str | None] = mapped_column(sa.String(36))
+
+
+class Attribute(TimestampMixin, Base):
+    """A key/value on a deployable: ``rc`` (resource class) and ``traitN`` (traits), or any."""
+
+    __tablename__ = "attributes"
+    __table_args__ = (sa.UniqueConstraint("deployable_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    deployable_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("deployables.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(255))
+    value: Mapped[str] = mapped_column(sa.String(255))
+
+
+class AttachHandle(TimestampMixin, Base):
+    """How a deployable is given to an instance: a PCI address or an mdev."""
+
+    __tablename__ = "attach_handles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    deployable_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("deployables.id", ondelete="CASCADE"), index=True
+    )
+    cpid_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("controlpath_ids.id", ondelete="SET NULL"), index=True
+    )
+    # PCI | MDEV | TEST_PCI
+    attach_type: Mapped[str] = mapped_column(sa.String(16))
+    # JSON object of strings, e.g. {"domain": "0000", "bus": "3b", "device": "00", ...}
+    attach_info: Mapped[str] = mapped_column(sa.Text)
+    in_use: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class DeviceProfile(TimestampMixin, Base):
+    """A named, immutable list of request groups (Placement resources, traits, accel:*)."""
+
+    __tablename__ = "device_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    # JSON list of string->string dicts, order preserved (Nova's device_profile_<i>).
+    groups: Mapped[str] = mapped_column(sa.Text)
+
+
+class AcceleratorRequest(TimestampMixin, Base):
+    """An ARQ: one accelerator of one profile group, owned by a project, bound to an instance."""
+
+    __tablename__ = "accelerator_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    # Initial | BindStarted | Bound | BindFailed | Unbound | Deleting
+    state: Mapped[str] = mapped_column(sa.String(16), default="Initial", index=True)
+    device_profile_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("device_profiles.id", ondelete="RESTRICT"), index=True
+    )
+    device_profile_group_id: Mapped[int] = mapped_column(sa.Integer)
+    project_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    hostname: Mapped[str | None] = mapped_column(sa.String(255))
+    device_rp_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    instance_uuid: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    attach_handle_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("attach_handles.id", ondelete="SET NULL"), index=True
+    )

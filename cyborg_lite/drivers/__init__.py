@@ -1,0 +1,1 @@
+"""Vendor drivers: discover devices and firmware, flash images."""
