@@ -57,6 +57,9 @@ def gunicorn_options(conf: cfg.ConfigOpts, **overrides: Any) -> dict[str, Any]:
         "graceful_timeout": 10,
         "keepalive": 5,
         "proc_name": "cyborg-lite-api",
+        # gunicorn 27 opens a control socket in ~/.gunicorn by default; several APIs on one
+        # machine (tests, benchmarks) would fight over it, and nothing here uses it.
+        "control_socket_disable": True,
     }
     options.update(overrides)
     return options
