@@ -13,13 +13,14 @@ from oslo_log import log as logging
 from oslo_policy import opts as policy_opts
 
 from cyborg_lite import __version__
-from cyborg_lite.conf import api, database, default
+from cyborg_lite.conf import agent, api, database, default
 
 # Modules that register an option group. Later issues append theirs here.
 _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
     default.register,
     api.register,
     database.register,
+    agent.register,
 ]
 
 
