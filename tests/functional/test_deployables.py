@@ -36,9 +36,7 @@ def test_list_in_order_under_one_key(client, fleet):
     result = client.simulate_get("/v2/deployables")
     assert result.status_code == 200
     assert list(result.json) == ["deployables"]
-    assert [d["uuid"] for d in result.json["deployables"]] == [
-        f["deployable_uuid"] for f in fleet
-    ]
+    assert [d["uuid"] for d in result.json["deployables"]] == [f["deployable_uuid"] for f in fleet]
 
 
 def test_body_fields(client, fleet):
