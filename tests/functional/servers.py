@@ -68,7 +68,7 @@ def call(
         raise ValueError(f"tests only talk to loopback servers, not {url}")
     data = json.dumps(body).encode() if body is not None else None
     # S310 warns about file:// and custom schemes; the URL was checked to be loopback HTTP.
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
+    request = urllib.request.Request(url, data, headers or {}, method=method)  # noqa: S310
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
