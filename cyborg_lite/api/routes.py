@@ -7,7 +7,7 @@ Trailing slashes are stripped before routing (``app.py``), so ``/v2/devices/`` m
 
 from __future__ import annotations
 
-from cyborg_lite.api.resources import devices, health, versions
+from cyborg_lite.api.resources import attributes, deployables, devices, health, openapi, versions
 
 ROUTES: list[tuple[str, type, str | None]] = [
     ("/", versions.Root, None),
@@ -17,4 +17,10 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/devices/{uuid}", devices.Devices, "item"),
     ("/v2/devices/{uuid}/disable", devices.Devices, "disable"),
     ("/v2/devices/{uuid}/enable", devices.Devices, "enable"),
+    ("/v2/deployables", deployables.Deployables, None),
+    ("/v2/deployables/{uuid}", deployables.Deployables, "item"),
+    ("/v2/deployables/{uuid}/program", deployables.Deployables, "program"),
+    ("/v2/attributes", attributes.Attributes, None),
+    ("/v2/attributes/{uuid}", attributes.Attributes, "item"),
+    ("/v2/openapi.json", openapi.OpenApi, None),
 ]

@@ -1,0 +1,1 @@
+"""Request body schemas: plain JSON Schema dicts, one module per noun."""
