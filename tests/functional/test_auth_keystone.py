@@ -9,6 +9,7 @@ anything that does try to reach it fails at once instead of hanging.
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import falcon.testing
@@ -64,6 +65,8 @@ http_request_max_retries = 0
 
 def assert_keystone_401(result):
     assert result.status_code == 401
+    # Produced by keystonemiddleware, outside falcon, yet it carries the request id.
+    assert re.match(r"^req-[0-9a-f-]{36}$", result.headers["x-openstack-request-id"])
     assert result.headers["www-authenticate"] == f'Keystone uri="{WWW_AUTHENTICATE_URI}"'
     assert json.loads(result.text) == UNAUTHORIZED
 
