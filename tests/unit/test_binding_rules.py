@@ -171,3 +171,10 @@ def test_owner_scope():
     assert arq_api.owner_scope(_ctx()) == "p"
     with pytest.raises(exception.Forbidden):
         arq_api.owner_scope(RequestContext(roles=["member"], project_id=None))
+
+
+@pytest.mark.parametrize("path", ["xhostname", "hostname", "/hostname/", "/state", ""])
+def test_bad_paths(path):
+    ops = [{"op": "remove", "path": path}]
+    with pytest.raises(exception.Invalid, match="Invalid path in patch"):
+        arq_api.parse_patch({str(uuid.uuid4()): ops}, _ctx())

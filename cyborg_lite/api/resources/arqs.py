@@ -24,6 +24,7 @@ from cyborg_lite.db import device_profiles as db_profiles
 
 LIST_PARAMS = ("instance", "bind_state", "limit", "marker")
 BIND_FIELDS = ("hostname", "device_rp_uuid", "instance_uuid")
+BIND_PATHS = frozenset(f"/{field}" for field in BIND_FIELDS)
 PROJECT_FIELD = "project_id"
 
 
@@ -113,7 +114,7 @@ def parse_patch(body: dict[str, list[dict[str, Any]]], ctx: RequestContext) -> P
                     raise exception.Forbidden(
                         "Only an admin may set project_id on an accelerator request."
                     )
-            elif path[1:] not in BIND_FIELDS:
+            elif path not in BIND_PATHS:
                 raise exception.Invalid(f"Invalid path in patch {path}")
             if kind == "add":
                 fields[path[1:]] = _value(path, op)
