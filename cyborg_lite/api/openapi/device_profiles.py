@@ -1,59 +1,24 @@
-"""OpenAPI description of ``/v2/device_profiles`` (OpenAPI 3.0.3 schema dialect)."""
+"""OpenAPI for ``/v2/device_profiles`` (OpenAPI 3.0.3 schema dialect)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from cyborg_lite.api.openapi.common import (
+    NEXT_LINK_HEADER,
+    NO_CONTENT,
+    PAGING,
+    errors,
+    json_response,
+    operation,
+    query,
+    ref,
+)
+from cyborg_lite.api.policies import device_profiles as rules
 from cyborg_lite.api.schemas import device_profiles as request_schema
 
-_TAG = ["device_profiles"]
+_TAG = "device_profiles"
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(name: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "Bad request: the message names the offending field or value.",
-        403: "Policy refused the caller.",
-        404: "No such device profile.",
-        406: "The feature needs a higher microversion (a name in the path needs 2.2).",
-        409: "Conflict: the name or uuid is taken, or accelerator requests use the profile.",
-    }
-    return {str(code): _json("Error", text[code]) for code in codes}
-
-
-_NAME_PARAM = {
-    "name": "name",
-    "in": "query",
-    "required": False,
-    "description": "Comma-separated profile names; only those are listed (none match: an "
-    "empty list).",
-    "schema": {"type": "string"},
-    "example": "gpu-h100,fpga-intel",
-}
-_PAGING = [
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "description": "At most this many profiles (capped by [api] max_limit); a full page "
-        'adds a `Link: <...>; rel="next"` header.',
-        "schema": {"type": "integer", "minimum": 1},
-    },
-    {
-        "name": "marker",
-        "in": "query",
-        "required": False,
-        "description": "Uuid of the last profile of the previous page.",
-        "schema": {"type": "string", "format": "uuid"},
-    },
-]
 _VALUE_PATH = {
     "name": "value",
     "in": "path",
@@ -62,85 +27,13 @@ _VALUE_PATH = {
     "comma-separated names.",
     "schema": {"type": "string"},
 }
-_VERSION_HEADER = {
-    "name": "OpenStack-API-Version",
-    "in": "header",
-    "required": False,
-    "description": "`accelerator 2.2` or later to show a profile by name.",
-    "schema": {"type": "string"},
-    "example": "accelerator 2.2",
-}
-
-PATHS: dict[str, Any] = {
-    "/v2/device_profiles": {
-        "get": {
-            "tags": _TAG,
-            "summary": "List device profiles",
-            "operationId": "listDeviceProfiles",
-            "parameters": [_NAME_PARAM, *_PAGING],
-            "responses": {
-                "200": _json("DeviceProfileList", "The profiles, in creation order."),
-                **_errors(400, 403),
-            },
-        },
-        "post": {
-            "tags": _TAG,
-            "summary": "Create a device profile (admin)",
-            "description": "The body is a JSON list holding exactly one profile. Whitespace "
-            "inside resource class and trait names is removed.",
-            "operationId": "createDeviceProfile",
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref("DeviceProfileCreate")}},
-            },
-            "responses": {
-                "201": _json("DeviceProfile", "The new profile (bare, not wrapped)."),
-                **_errors(400, 403, 409),
-            },
-        },
-        "delete": {
-            "tags": _TAG,
-            "summary": "Delete device profiles by name (admin)",
-            "description": "Without `value` (as in `DELETE /v2/device_profiles/`) the answer "
-            "is 400. Nothing is deleted when a name is missing.",
-            "operationId": "deleteDeviceProfilesByName",
-            "parameters": [
-                {
-                    "name": "value",
-                    "in": "query",
-                    "required": True,
-                    "description": "Comma-separated profile names (or one uuid).",
-                    "schema": {"type": "string"},
-                }
-            ],
-            "responses": {"204": {"description": "Deleted."}, **_errors(400, 403, 404, 409)},
-        },
-    },
-    "/v2/device_profiles/{value}": {
-        "get": {
-            "tags": _TAG,
-            "summary": "Show a device profile",
-            "operationId": "showDeviceProfile",
-            "parameters": [_VALUE_PATH, _VERSION_HEADER],
-            "responses": {
-                "200": _json("DeviceProfileShow", "The profile, wrapped in `device_profile`."),
-                **_errors(403, 404, 406),
-            },
-        },
-        "delete": {
-            "tags": _TAG,
-            "summary": "Delete a device profile by uuid, or several by name (admin)",
-            "operationId": "deleteDeviceProfiles",
-            "parameters": [_VALUE_PATH],
-            "responses": {"204": {"description": "Deleted."}, **_errors(400, 403, 404, 409)},
-        },
-    },
-}
 
 _GROUP = {
     "type": "object",
-    "description": "One request group. Keys: `resources:<RC>` (value: a positive integer "
-    "string), `trait:CUSTOM_<NAME>` (`required` or `forbidden`), `accel:<key>` (any string).",
+    "description": "One request group. Keys: `resources:<RC>` (a standard class or "
+    "`CUSTOM_*`; value: a positive integer string), `trait:CUSTOM_<NAME>` (`required` or "
+    "`forbidden`), `accel:<key>` (any string). Whitespace in resource class and trait names is "
+    "removed.",
     "additionalProperties": {"type": "string"},
     "example": {"resources:FPGA": "1", "trait:CUSTOM_FPGA_INTEL": "required"},
 }
@@ -148,41 +41,41 @@ _GROUP = {
 SCHEMAS: dict[str, Any] = {
     "DeviceProfile": {
         "type": "object",
-        "required": ["uuid", "name", "description", "groups", "links", "created_at"],
         "properties": {
             "uuid": {"type": "string", "format": "uuid"},
             "name": {"type": "string"},
             "description": {"type": "string", "nullable": True},
-            "groups": {"type": "array", "items": _GROUP},
-            "links": {
+            "groups": {
                 "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["href", "rel"],
-                    "properties": {"href": {"type": "string"}, "rel": {"type": "string"}},
-                },
+                "items": _GROUP,
+                "description": "In the order posted (Nova's `device_profile_<i>`).",
             },
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time", "nullable": True},
+            "links": ref("Links"),
+            "created_at": ref("Timestamp"),
+            "updated_at": ref("Timestamp"),
         },
+        "required": ["uuid", "name", "description", "groups", "links", "created_at", "updated_at"],
+        "additionalProperties": False,
     },
     "DeviceProfileList": {
         "type": "object",
+        "properties": {"device_profiles": {"type": "array", "items": ref("DeviceProfile")}},
         "required": ["device_profiles"],
-        "properties": {"device_profiles": {"type": "array", "items": _ref("DeviceProfile")}},
+        "additionalProperties": False,
     },
     "DeviceProfileShow": {
         "type": "object",
+        "properties": {"device_profile": ref("DeviceProfile")},
         "required": ["device_profile"],
-        "properties": {"device_profile": _ref("DeviceProfile")},
+        "additionalProperties": False,
     },
     "DeviceProfileCreate": {
         "type": "array",
+        "description": "A list holding exactly one profile (as the CLI sends it).",
         "minItems": 1,
         "maxItems": 1,
         "items": {
             "type": "object",
-            "required": ["name", "groups"],
             "properties": {
                 "name": {
                     "type": "string",
@@ -194,10 +87,80 @@ SCHEMAS: dict[str, Any] = {
                 "uuid": {
                     "type": "string",
                     "format": "uuid",
-                    "description": "Optional; must not be taken.",
+                    "description": "Optional; a uuid already taken is a 409.",
                 },
                 "groups": {"type": "array", "minItems": 1, "items": _GROUP},
             },
+            "required": ["name", "groups"],
         },
+    },
+}
+
+PATHS: dict[str, Any] = {
+    "/v2/device_profiles": {
+        "get": operation(
+            "List device profiles",
+            _TAG,
+            {
+                "200": json_response(
+                    "The profiles, in creation order.", ref("DeviceProfileList"), NEXT_LINK_HEADER
+                ),
+                **errors(400, 403),
+            },
+            parameters=[
+                query("name", "Comma-separated names; only those are listed (none: `[]`)."),
+                *PAGING,
+            ],
+            policy=rules.GET_ALL,
+        ),
+        "post": operation(
+            "Create a device profile",
+            _TAG,
+            {
+                "201": json_response("The new profile, bare.", ref("DeviceProfile")),
+                **errors(400, 403, 409, 413),
+            },
+            body=ref("DeviceProfileCreate"),
+            policy=rules.CREATE,
+            notes="A name or uuid already taken is a 409.",
+        ),
+        "delete": operation(
+            "Delete device profiles by name",
+            _TAG,
+            {"204": NO_CONTENT, **errors(400, 403, 404, 409)},
+            parameters=[
+                {
+                    **query("value", "Comma-separated profile names (or one uuid)."),
+                    "required": True,
+                }
+            ],
+            policy=rules.DELETE,
+            notes="Without `value` (as `DELETE /v2/device_profiles/`) the answer is 400. A "
+            "missing name is a 404 and nothing is deleted; a profile that accelerator requests "
+            "use is a 409.",
+        ),
+    },
+    "/v2/device_profiles/{value}": {
+        "get": operation(
+            "Show a device profile",
+            _TAG,
+            {
+                "200": json_response(
+                    "The profile, wrapped in `device_profile`.", ref("DeviceProfileShow")
+                ),
+                **errors(403, 404, 406),
+            },
+            parameters=[_VALUE_PATH],
+            policy=rules.GET_ONE,
+            notes="A name needs microversion 2.2 (below: 406).",
+        ),
+        "delete": operation(
+            "Delete a device profile by uuid, or several by name",
+            _TAG,
+            {"204": NO_CONTENT, **errors(400, 403, 404, 409)},
+            parameters=[_VALUE_PATH],
+            policy=rules.DELETE,
+            notes="A missing name is a 404 and nothing is deleted.",
+        ),
     },
 }
