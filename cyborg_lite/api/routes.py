@@ -7,7 +7,16 @@ Trailing slashes are stripped before routing (``app.py``), so ``/v2/devices/`` m
 
 from __future__ import annotations
 
-from cyborg_lite.api.resources import attributes, deployables, devices, health, openapi, versions
+from cyborg_lite.api.resources import (
+    arqs,
+    attributes,
+    deployables,
+    device_profiles,
+    devices,
+    health,
+    openapi,
+    versions,
+)
 
 ROUTES: list[tuple[str, type, str | None]] = [
     ("/", versions.Root, None),
@@ -23,4 +32,8 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/attributes", attributes.Attributes, None),
     ("/v2/attributes/{uuid}", attributes.Attributes, "item"),
     ("/v2/openapi.json", openapi.OpenApi, None),
+    ("/v2/device_profiles", device_profiles.DeviceProfiles, None),
+    ("/v2/device_profiles/{value}", device_profiles.DeviceProfiles, "item"),
+    ("/v2/accelerator_requests", arqs.Arqs, None),
+    ("/v2/accelerator_requests/{uuid}", arqs.Arqs, "item"),
 ]
