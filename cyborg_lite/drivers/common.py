@@ -112,7 +112,7 @@ def classify_failure(text: str) -> str:
     return "hw-error"
 
 
-_PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
 def expand_command(template: Sequence[str], values: Mapping[str, str]) -> list[str]:

@@ -217,7 +217,7 @@ def parse_smi_xml(text: str) -> dict[str, GpuInfo]:
             mig_pending=_mig_mode(_find(gpu, "mig_mode/pending_mig")),
             mig=instances,
             virtualization_mode=_virt_text(
-                _find(gpu, "gpu_virtualization_mode/virtualization_mode")
+                gpu.findtext("gpu_virtualization_mode/virtualization_mode")
             ),
         )
     return found
@@ -231,7 +231,11 @@ def _int(value: str | None) -> int | None:
 
 
 def _virt_text(value: str | None) -> str | None:
-    return None if value is None else re.sub(r"[^a-z]+", "_", value.lower()).strip("_")
+    # "None" is a mode here (no virtualization), not a missing value; N/A is missing.
+    text = (value or "").strip()
+    if text.lower() in ("", "n/a", "[n/a]"):
+        return None
+    return re.sub(r"[^a-z]+", "_", text.lower()).strip("_")
 
 
 _PROC_DRIVER_RE = re.compile(r"Kernel Module\s+(?:for\s+\S+\s+)?(\d[\w.-]*)")

@@ -17,7 +17,10 @@ DEVICES_DIR = "sys/bus/pci/devices"
 
 # The canonical form every driver reports; anything put into a vendor tool's argv is checked
 # against it first, so an address can carry no option or shell syntax.
-CANONICAL_RE = re.compile(r"^[0-9a-f]{4,8}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$")
+# The domain has exactly 4 digits, or more without leading zeros (VMD domains: 10000).
+CANONICAL_RE = re.compile(
+    r"^(?:[0-9a-f]{4}|[1-9a-f][0-9a-f]{4,7}):[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$"
+)
 
 # Accepted spellings: optional domain (up to 8 hex digits: NVML pads to 8, VMD domains need 5),
 # "." or ":" before the function (Cyborg's Xilinx driver wrote "0000:d8:00:0").
@@ -90,7 +93,7 @@ def try_normalize(text: str | None) -> str | None:
 
 def is_canonical(text: str) -> bool:
     """Whether ``text`` is already in canonical form (the check before any argv use)."""
-    return CANONICAL_RE.match(text) is not None
+    return CANONICAL_RE.fullmatch(text) is not None
 
 
 @dataclasses.dataclass(frozen=True)
