@@ -98,7 +98,9 @@ _FAILURE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "incompatible-image",
             r"incompatib|mismatch|signature|invalid (?:image|file)|bad image|not compatible"
-            r"|does not match|wrong (?:board|image)|unsupported image",
+            r"|does not match|wrong (?:board|image)|unsupported image"
+            # fpgasupdate asks before irreversible key images; stdin is closed, so it refuses.
+            r"|irreversible",
         ),
     )
 )

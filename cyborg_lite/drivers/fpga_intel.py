@@ -2,7 +2,8 @@
 
 Cards are matched by PCI id (a bitstream may present any class code). Versions come from DFL
 sysfs (FIM bitstream id, PR interface id, loaded AFU), with ``fpgainfo fme`` adding the BMC
-firmware version and whatever sysfs lacks. Three firmware components:
+firmware version (preferred to the raw ``bmcfw_version`` register in sysfs) and whatever sysfs
+lacks. Three firmware components:
 
 - ``fpga_shell`` (the FIM, static region): ``fpgasupdate``; active after a ``reboot`` (RSU).
 - ``fpga_bmc`` (the MAX10 BMC firmware): ``fpgasupdate``; active after a ``power_cycle``.
@@ -13,6 +14,7 @@ Each card is one ``FPGA`` deployable (one per VF when SR-IOV is enabled, a port 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 from oslo_config import cfg
@@ -107,11 +109,24 @@ class IntelFpgaDriver(base.Driver):
         for message in self.errors:
             LOG.info("fpga_intel: source skipped: %s", message)
         return [
-            self._device(dev, merge(read_sysfs(self.reader, dev), tool.get(dev.address)))
+            self._device(
+                dev,
+                self._merge(read_sysfs(self.reader, dev), tool.get(dev.address)),
+                "sysfs+fpgainfo" if dev.address in tool else "sysfs",
+            )
             for dev in cards
         ]
 
-    def _device(self, dev: pci.PciDevice, info: FpgaInfo) -> base.Device:
+    @staticmethod
+    def _merge(sysfs: FpgaInfo, tool: FpgaInfo | None) -> FpgaInfo:
+        info = merge(sysfs, tool)
+        if tool is not None and tool.bmc_version:
+            # sysfs has only the raw register (0x...); fpgainfo's "3.15.0" is how the BMC
+            # release, and so the catalog, names the version.
+            info = dataclasses.replace(info, bmc_version=tool.bmc_version)
+        return info
+
+    def _device(self, dev: pci.PciDevice, info: FpgaInfo, source: str) -> base.Device:
         product = product_name(dev)
         traits = [common.OWNER_TRAIT, "CUSTOM_FPGA_INTEL", common.trait("FPGA_INTEL", product)]
         if info.pr_interface_id:
@@ -136,7 +151,7 @@ class IntelFpgaDriver(base.Driver):
                     attributes=attributes,
                 ),
             )
-        vendor_info = {"source": "sysfs+fpgainfo" if info.source != "sysfs" else "sysfs"}
+        vendor_info = {"source": source}
         for key, value in (
             ("bitstream_version", info.bitstream_version),
             ("bmc_build", info.bmc_build),
