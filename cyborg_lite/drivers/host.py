@@ -234,6 +234,8 @@ class CommandRunner:
             raise ValueError("empty command")
         tool = os.path.basename(argv[0])
         exe = self.which(argv[0])
+        if exe is None and os.sep in argv[0] and os.path.isfile(argv[0]):
+            raise ToolPermission(tool, f"{argv[0]} is not executable by this user")
         if exe is None:
             raise ToolMissing(tool, f"{argv[0]} is not installed (searched {self.search_path!r})")
         try:

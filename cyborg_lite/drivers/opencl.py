@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from oslo_config import cfg
 
 from cyborg_lite.drivers import amd, base, common, fpga_intel, fpga_xilinx, nvidia, pci
-from cyborg_lite.drivers.host import CommandRunner, SysfsReader, ToolOutputError
+from cyborg_lite.drivers.host import CommandRunner, SysfsReader, ToolError, ToolOutputError
 from cyborg_lite.drivers.opencl_probe import probe
 
 # CL_DEVICE_TYPE_* bits; pyopencl's to_string(2) says "ALL | CPU", so test bits.
@@ -80,7 +80,11 @@ class OpenClDriver(base.Driver):
 
     def _subprocess_probe(self) -> list[dict[str, Any]]:
         argv = [sys.executable, "-m", "cyborg_lite.drivers.opencl_probe"]
-        result = self.runner.run(argv, timeout=self.conf.opencl.probe_timeout)
+        try:
+            result = self.runner.run(argv, timeout=self.conf.opencl.probe_timeout)
+        except ToolError as err:
+            # Name the probe, not the interpreter that ran it.
+            raise type(err)("opencl_probe", str(err).partition(": ")[2], output=err.output) from err
         try:
             data = json.loads(result.stdout)
         except ValueError as err:

@@ -107,3 +107,35 @@ def test_flash_refuses_non_canonical_address(tmp_path, tools):
     assert (result.ok, result.error_code) == (False, "unknown")
     assert "not a canonical PCI address" in result.message
     assert tools.calls("nvflash") == []
+
+
+def _settle(reread, activation="reset", expected=None):
+    device = _device(vbios="1")
+    return common.settle(device, device.firmware[0], reread, activation, expected, "log")
+
+
+def test_settle_device_gone_or_unreadable():
+    gone = _settle(lambda: None)
+    assert (gone.ok, gone.error_code) == (False, "device-lost")
+    assert gone.message == "0000:3b:00.0 is gone after the flash"
+
+    def broken():
+        raise OSError("sysfs vanished")
+
+    lost = _settle(broken)
+    assert (lost.error_code, lost.message) == (
+        "device-lost",
+        "could not re-read 0000:3b:00.0: sysfs vanished",
+    )
+
+
+def test_settle_live_and_pending():
+    assert _settle(lambda: _device(vbios="2"), "live", "2").ok
+    live = _settle(lambda: _device(vbios="1"), "live", "2")
+    assert (live.error_code, live.log_tail) == ("verify-mismatch", "log")
+    pending = _settle(lambda: _device(vbios="1"), "power_cycle", "2")
+    assert (pending.ok, pending.activation_pending, pending.message) == (
+        True,
+        True,
+        "vbios written (2); active after a power cycle",
+    )

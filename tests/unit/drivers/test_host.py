@@ -83,12 +83,16 @@ def test_runner_missing_tool_names_it(tmp_path):
         runner.run([str(tmp_path / "absent")], timeout=1)
 
 
-def test_runner_not_executable_is_missing(tmp_path):
+def test_runner_not_executable(tmp_path):
     path = tmp_path / "bin" / "tool"
     path.parent.mkdir()
     path.write_text("#!/bin/sh\n")
+    # On PATH a non-executable file is skipped, as a shell would; named by path it is refused.
     with pytest.raises(h.ToolMissing):
         h.CommandRunner(path=str(path.parent)).run(["tool"], timeout=1)
+    with pytest.raises(h.ToolPermission, match="is not executable") as err:
+        h.CommandRunner().run([str(path)], timeout=1)
+    assert err.value.code == "permission"
 
 
 def test_runner_failure_names_tool_and_status(tmp_path):

@@ -68,6 +68,7 @@ def test_flash_same_version_is_already_active(gpu, tools, tmp_path):
         (lambda t: t.fail("nvflash", "bad-image"), "incompatible-image", "Board ID mismatch"),
         (lambda t: t.fail("nvflash", "mid-flash"), "hw-error", "Flash write failed"),
         (lambda t: t.remove("nvflash"), "tool-missing", "nvflash is not installed"),
+        (lambda t: t.fail("nvflash", "rc:9"), "driver-not-loaded", "NVIDIA driver"),
     ],
 )
 def test_flash_failures(gpu, tools, tmp_path, setup, code, says):

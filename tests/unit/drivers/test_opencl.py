@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from cyborg_lite.drivers import base, opencl
-from cyborg_lite.drivers.host import CommandRunner
+from cyborg_lite.drivers.host import CommandRunner, ToolTimeout
 from cyborg_lite.drivers.opencl_probe import probe
 
 
@@ -51,6 +51,16 @@ def test_pocl_in_isolated_probe_with_two_devices(conf):
     devices = opencl.OpenClDriver(conf, runner=runner).discover()
     assert sorted(d.model.split("-")[0] for d in devices) == ["basic", "pthread"]
     assert sorted(d.deployables[0].name for d in devices) == ["opencl_p0_d0", "opencl_p0_d1"]
+
+
+def test_probe_timeout_names_the_probe(conf, tmp_path):
+    # A wedged ICD, played by a sitecustomize that hangs the probe's interpreter at start.
+    (tmp_path / "sitecustomize.py").write_text("import time\ntime.sleep(30)\n")
+    conf.set_override("probe_timeout", 0.3, group="opencl")
+    runner = CommandRunner(env={"PYTHONPATH": str(tmp_path)}, kill_grace=0.1)
+    driver = opencl.OpenClDriver(conf, runner=runner)
+    with pytest.raises(ToolTimeout, match=r"^opencl_probe: no result after 0.3s; killed"):
+        driver.discover()
 
 
 def test_flash_is_unsupported(conf):
