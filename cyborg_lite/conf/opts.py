@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from oslo_config import cfg
 from oslo_policy import opts as policy_opts
 
-from cyborg_lite.conf import agent, api, database, default
+from cyborg_lite.conf import agent, api, database, default, drivers
 
 
 def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
@@ -17,6 +17,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (api.GROUP, api.OPTS),
         (database.GROUP, database.OPTS),
         (agent.GROUP, agent.OPTS),
+        *drivers.list_opts(),
     ]
 
 

@@ -122,13 +122,48 @@ class Driver(abc.ABC):
     def discover(self) -> list[Device]:
         """Every device this driver finds on the host. May raise; the agent isolates it."""
 
-    def flash(self, device: Device, component: str, image_path: str, timeout: float) -> FlashResult:
-        """Write ``image_path`` to ``component`` of ``device``. Default: unsupported."""
+    def flash(
+        self,
+        device: Device,
+        component: str,
+        image_path: str,
+        timeout: float,
+        *,
+        expected_version: str | None = None,
+    ) -> FlashResult:
+        """Write ``image_path`` to ``component`` of ``device``. Default: unsupported.
+
+        ``expected_version`` (the catalog's version of the image), when given, lets the driver
+        verify a live load and recognise an image that is already active.
+        """
         return FlashResult(
             ok=False,
             error_code="unsupported",
             message=f"The {self.name} driver cannot flash firmware.",
         )
+
+
+def verify_activation(device: Device | None, component: str, expected_version: str) -> FlashResult:
+    """Whether a flash became active: ``device`` as re-discovered after the reset or reboot.
+
+    The agent calls this on the first report after an activation; a version that did not change
+    is ``verify-mismatch``, a device that is gone is ``device-lost``.
+    """
+    if device is None:
+        return FlashResult(ok=False, error_code="device-lost", message="device not found")
+    found = next((c for c in device.firmware if c.component == component), None)
+    if found is None:
+        return FlashResult(
+            ok=False, error_code="device-lost", message=f"{component} no longer reported"
+        )
+    if found.version != expected_version:
+        return FlashResult(
+            ok=False,
+            version=found.version,
+            error_code="verify-mismatch",
+            message=f"{component} reads {found.version!r}, expected {expected_version!r}",
+        )
+    return FlashResult(ok=True, version=found.version, message=f"{component} is {found.version}")
 
 
 def to_dict(device: Device) -> dict[str, Any]:

@@ -1,0 +1,223 @@
+"""The Intel FPGA driver: PAC Arria10, PAC N3000, D5005 and OFS N6000-family cards.
+
+Cards are matched by PCI id (a bitstream may present any class code). Versions come from DFL
+sysfs (FIM bitstream id, PR interface id, loaded AFU), with ``fpgainfo fme`` adding the BMC
+firmware version (preferred to the raw ``bmcfw_version`` register in sysfs) and whatever sysfs
+lacks. Three firmware components:
+
+- ``fpga_shell`` (the FIM, static region): ``fpgasupdate``; active after a ``reboot`` (RSU).
+- ``fpga_bmc`` (the MAX10 BMC firmware): ``fpgasupdate``; active after a ``power_cycle``.
+- ``bitstream`` (the AFU in the PR region): ``fpgaconf``; ``live``.
+
+Each card is one ``FPGA`` deployable (one per VF when SR-IOV is enabled, a port per VF).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from cyborg_lite.drivers import base, common, pci
+from cyborg_lite.drivers.fpga_intel_sources import (
+    FpgaInfo,
+    merge,
+    norm_uuid,
+    parse_fpgainfo,
+    read_sysfs,
+)
+from cyborg_lite.drivers.host import CommandRunner, SysfsReader, ToolError
+
+LOG = logging.getLogger(__name__)
+
+VENDOR_ID = "8086"
+
+# (device id, subsystem device id or None) -> product name; the trait is derived from it.
+PRODUCTS = {
+    ("09c4", None): "PAC Arria10",
+    ("0b30", None): "PAC N3000",
+    ("0b2b", None): "D5005",
+    ("bcce", "1770"): "N6000",
+    ("bcce", "1771"): "N6001",
+    ("bcce", "17d4"): "F2000X",
+    ("bcce", None): "OFS",
+}
+
+# Which tool writes each component, and how its new version becomes active.
+COMPONENTS = {
+    "fpga_shell": ("fpgasupdate_command", "reboot"),
+    "fpga_bmc": ("fpgasupdate_command", "power_cycle"),
+    "bitstream": ("fpgaconf_command", "live"),
+}
+
+
+def product_name(dev: pci.PciDevice) -> str:
+    """The card's product name from its device and subsystem ids."""
+    return PRODUCTS.get(
+        (dev.device_id, dev.subsystem_device_id),
+        PRODUCTS.get((dev.device_id, None), f"FPGA {dev.device_id}"),
+    )
+
+
+def claims(dev: pci.PciDevice, device_ids: list[str]) -> bool:
+    """Whether ``dev`` is the physical function of a managed Intel FPGA card."""
+    return (
+        dev.vendor_id == VENDOR_ID
+        and dev.device_id in {i.lower() for i in device_ids}
+        and not dev.is_vf
+    )
+
+
+class IntelFpgaDriver(base.Driver):
+    """Intel FPGA cards on DFL; see the module docstring."""
+
+    name: ClassVar[str] = "fpga_intel"
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        *,
+        reader: SysfsReader | None = None,
+        runner: CommandRunner | None = None,
+    ) -> None:
+        super().__init__(conf)
+        self.reader = reader or SysfsReader(conf.agent.sysfs_root)
+        self.runner = runner or CommandRunner()
+        #: Why each source that was tried and skipped was skipped (last discovery).
+        self.errors: list[str] = []
+
+    def _fpgainfo(self) -> dict[str, FpgaInfo]:
+        opts = self.conf.fpga_intel
+        try:
+            result = self.runner.run([opts.fpgainfo, "fme"], timeout=opts.command_timeout)
+            return parse_fpgainfo(result.stdout)
+        except ToolError as err:
+            self.errors.append(str(err))
+            return {}
+
+    def discover(self) -> list[base.Device]:
+        """Every managed Intel FPGA card, with FIM, BMC and AFU versions."""
+        self.errors = []
+        ids = self.conf.fpga_intel.device_ids
+        cards = [d for d in pci.PciBus(self.reader).devices() if claims(d, ids)]
+        if not cards:
+            # fpgainfo only ever adds to cards sysfs lists; no card, no need to run it.
+            return []
+        tool = self._fpgainfo()
+        for message in self.errors:
+            LOG.info("fpga_intel: source skipped: %s", message)
+        return [
+            self._device(
+                dev,
+                self._merge(read_sysfs(self.reader, dev), tool.get(dev.address)),
+                "sysfs+fpgainfo" if dev.address in tool else "sysfs",
+            )
+            for dev in cards
+        ]
+
+    @staticmethod
+    def _merge(sysfs: FpgaInfo, tool: FpgaInfo | None) -> FpgaInfo:
+        info = merge(sysfs, tool)
+        if tool is not None and tool.bmc_version:
+            # sysfs has only the raw register (0x...); fpgainfo's "3.15.0" is how the BMC
+            # release, and so the catalog, names the version.
+            info = dataclasses.replace(info, bmc_version=tool.bmc_version)
+        return info
+
+    def _device(self, dev: pci.PciDevice, info: FpgaInfo, source: str) -> base.Device:
+        product = product_name(dev)
+        traits = [common.OWNER_TRAIT, "CUSTOM_FPGA_INTEL", common.trait("FPGA_INTEL", product)]
+        if info.pr_interface_id:
+            traits.append(common.trait("FPGA_REGION_INTEL", info.pr_interface_id))
+        if info.afu_id:
+            traits.append(common.trait("FPGA_FUNCTION_ID_INTEL", info.afu_id))
+        attributes = {
+            k: v
+            for k, v in (("pr_interface_id", info.pr_interface_id), ("afu_id", info.afu_id))
+            if v is not None
+        }
+        name = common.device_name(dev.address)
+        if dev.virtfns:
+            deployables = common.vf_deployables(dev, name, "FPGA", traits, attributes)
+        else:
+            deployables = (
+                base.Deployable(
+                    name=name,
+                    resource_class="FPGA",
+                    traits=tuple(traits),
+                    attach_handles=(base.AttachHandle("PCI", dev.address),),
+                    attributes=attributes,
+                ),
+            )
+        vendor_info = {"source": source}
+        for key, value in (
+            ("bitstream_version", info.bitstream_version),
+            ("bmc_build", info.bmc_build),
+            ("boot_page", info.boot_page),
+        ):
+            if value is not None:
+                vendor_info[key] = value
+        return base.Device(
+            stable_id=dev.address,
+            type="FPGA",
+            vendor=VENDOR_ID,
+            model=info.platform or f"Intel {product}",
+            driver=self.name,
+            pci_address=dev.address,
+            std_board_info=pci.board_info(dev),
+            vendor_board_info=vendor_info,
+            numa_node=dev.numa_node,
+            deployables=deployables,
+            firmware=self._firmware(info),
+        )
+
+    def _firmware(self, info: FpgaInfo) -> tuple[base.FirmwareComponent, ...]:
+        opts = self.conf.fpga_intel
+        versions = {
+            "fpga_shell": info.bitstream_id,
+            "fpga_bmc": info.bmc_version,
+            # An empty port still has a PR region to load into.
+            "bitstream": info.afu_id or "none",
+        }
+        return tuple(
+            base.FirmwareComponent(component, version, bool(getattr(opts, option)), activation)
+            for component, (option, activation) in COMPONENTS.items()
+            if (version := versions[component]) is not None
+        )
+
+    def _find(self, address: str) -> base.Device | None:
+        return next((d for d in self.discover() if d.pci_address == address), None)
+
+    def flash(
+        self,
+        device: base.Device,
+        component: str,
+        image_path: str,
+        timeout: float,
+        *,
+        expected_version: str | None = None,
+    ) -> base.FlashResult:
+        """``fpgasupdate`` for fpga_shell/fpga_bmc (staged), ``fpgaconf`` for a bitstream."""
+        if component not in COMPONENTS:
+            return base.FlashResult(
+                ok=False, error_code="unsupported", message=f"no such component {component!r}"
+            )
+        option, activation = COMPONENTS[component]
+        if component == "bitstream" and expected_version is not None:
+            # AFU ids are compared in canonical UUID form, however the catalog spells them.
+            expected_version = norm_uuid(expected_version) or expected_version
+        address = device.pci_address or ""
+        return common.flash_with_command(
+            runner=self.runner,
+            template=getattr(self.conf.fpga_intel, option),
+            option=f"[fpga_intel] {option}",
+            device=device,
+            component=component,
+            image_path=image_path,
+            timeout=timeout,
+            activation=activation,
+            reread=lambda: self._find(address),
+            expected_version=expected_version,
+        )

@@ -1,0 +1,247 @@
+"""The NVIDIA GPU driver: PCI sysfs for the device list, then NVML, nvidia-smi or procfs.
+
+Ladder: NVML (nvidia-ml-py) first; if its library or kernel module is missing, ``nvidia-smi -q
+-x``; if that is missing or fails, ``/proc/driver/nvidia``; PCI sysfs always gives the list, so a
+GPU bound to vfio-pci (invisible to NVML) is still reported. Deployables, in order of precedence:
+mdev vGPU types (``VGPU``), enabled SR-IOV VFs (``VGPU``), MIG instances when MIG is on (``VGPU``,
+attach type ``MIG``), else the whole GPU (``PGPU``). MIG is only read, never changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pynvml
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from cyborg_lite.drivers import base, common, pci
+from cyborg_lite.drivers.host import CommandRunner, SysfsReader, ToolError
+from cyborg_lite.drivers.nvidia_sources import GpuInfo, parse_smi_xml, read_nvml, read_proc
+
+LOG = logging.getLogger(__name__)
+
+VENDOR_ID = "10de"
+# VGA (GeForce/RTX) and 3D controller (data-centre parts); NVSwitch and HD audio are not GPUs.
+GPU_CLASSES = (0x0300, 0x0302)
+
+
+def claims(dev: pci.PciDevice) -> bool:
+    """Whether this driver reports the PCI function as a GPU (VFs belong to their PF)."""
+    return dev.vendor_id == VENDOR_ID and dev.class_code in GPU_CLASSES and not dev.is_vf
+
+
+def _vgpu_trait_name(name: str) -> str:
+    # "GRID T4-1Q" -> "T4_1Q", as Cyborg's CUSTOM_NVIDIA_<PID>_<VGPU_NAME> traits read.
+    for prefix in ("GRID ", "NVIDIA "):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+    return name
+
+
+class NvidiaDriver(base.Driver):
+    """NVIDIA GPUs; see the module docstring for the sources and the deployable rules."""
+
+    name: ClassVar[str] = "nvidia"
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        *,
+        reader: SysfsReader | None = None,
+        runner: CommandRunner | None = None,
+        nvml: Any = None,
+    ) -> None:
+        super().__init__(conf)
+        self.reader = reader or SysfsReader(conf.agent.sysfs_root)
+        self.runner = runner or CommandRunner()
+        self.nvml = nvml if nvml is not None else pynvml
+        #: Why each source that was tried and skipped was skipped (last discovery).
+        self.errors: list[str] = []
+
+    def _enrich(self) -> dict[str, GpuInfo]:
+        opts = self.conf.nvidia
+        self.errors = []
+        if opts.use_nvml:
+            try:
+                return read_nvml(self.nvml)
+            except pynvml.NVMLError as err:
+                # LibraryNotFound (no driver package), DriverNotLoaded, ...: next source.
+                self.errors.append(f"nvml: {type(err).__name__}: {err}")
+        try:
+            result = self.runner.run([opts.nvidia_smi, "-q", "-x"], timeout=opts.command_timeout)
+            return parse_smi_xml(result.stdout)
+        except ToolError as err:
+            self.errors.append(str(err))
+        return read_proc(self.reader)
+
+    def discover(self) -> list[base.Device]:
+        """Every NVIDIA GPU on the host, with firmware versions and deployables."""
+        gpus = {d.address: d for d in pci.PciBus(self.reader).devices() if claims(d)}
+        info = self._enrich()
+        for message in self.errors:
+            LOG.info("nvidia: source skipped: %s", message)
+        return [
+            self._device(address, gpus.get(address), info.get(address))
+            for address in sorted(set(gpus) | set(info))
+        ]
+
+    def _device(self, address: str, dev: pci.PciDevice | None, gpu: GpuInfo | None) -> base.Device:
+        product = (dev.device_id if dev else None) or (gpu.device_id if gpu else None) or "0000"
+        pid = product.upper()
+        traits = (common.OWNER_TRAIT, common.trait("NVIDIA", pid))
+        name = common.device_name(address)
+        vendor_info = {"source": gpu.source if gpu else "sysfs"}
+        if gpu is not None:
+            for key, value in (
+                ("uuid", gpu.uuid),
+                ("serial", gpu.serial),
+                ("part_number", gpu.part_number),
+                ("memory_bytes", gpu.memory_bytes),
+                ("driver_version", gpu.driver_version),
+                ("virtualization_mode", gpu.virtualization_mode),
+            ):
+                if value is not None:
+                    vendor_info[key] = str(value)
+            if gpu.mig_enabled is not None:
+                vendor_info["mig_mode"] = "enabled" if gpu.mig_enabled else "disabled"
+            if gpu.mig_pending is not None and gpu.mig_pending != gpu.mig_enabled:
+                vendor_info["mig_mode_pending"] = "enabled" if gpu.mig_pending else "disabled"
+            if gpu.excluded:
+                vendor_info["excluded"] = "yes"
+        return base.Device(
+            stable_id=(gpu.uuid if gpu and gpu.uuid else address),
+            type="GPU",
+            vendor=VENDOR_ID,
+            model=(gpu.name if gpu and gpu.name else f"NVIDIA GPU {product}"),
+            driver=self.name,
+            pci_address=address,
+            std_board_info=pci.board_info(dev)
+            if dev
+            else {"vendor_id": VENDOR_ID, "product_id": product},
+            vendor_board_info=vendor_info,
+            numa_node=dev.numa_node if dev else None,
+            deployables=self._deployables(name, address, pid, traits, dev, gpu),
+            firmware=self._firmware(gpu),
+        )
+
+    def _deployables(
+        self,
+        name: str,
+        address: str,
+        pid: str,
+        traits: tuple[str, ...],
+        dev: pci.PciDevice | None,
+        gpu: GpuInfo | None,
+    ) -> tuple[base.Deployable, ...]:
+        vgpus = self._mdev_types(name, address, pid, traits, dev)
+        if vgpus:
+            return vgpus
+        if dev is not None and dev.virtfns:
+            return common.vf_deployables(dev, name, "VGPU", traits)
+        if gpu is not None and gpu.mig_enabled and gpu.mig:
+            return tuple(
+                base.Deployable(
+                    name=f"{name}_mig{m.gpu_instance_id}_{m.compute_instance_id}",
+                    resource_class="VGPU",
+                    traits=(*traits, common.trait("NVIDIA", pid, "MIG", m.profile or "")),
+                    attach_handles=(
+                        base.AttachHandle(
+                            "MIG",
+                            address,
+                            {
+                                k: str(v)
+                                for k, v in (
+                                    ("mig_uuid", m.uuid),
+                                    ("gpu_instance_id", m.gpu_instance_id),
+                                    ("compute_instance_id", m.compute_instance_id),
+                                    ("profile", m.profile),
+                                )
+                                if v is not None
+                            },
+                        ),
+                    ),
+                )
+                for m in gpu.mig
+            )
+        return (
+            base.Deployable(
+                name=name,
+                resource_class="PGPU",
+                traits=traits,
+                attach_handles=(base.AttachHandle("PCI", address),),
+            ),
+        )
+
+    def _mdev_types(
+        self, name: str, address: str, pid: str, traits: tuple[str, ...], dev: pci.PciDevice | None
+    ) -> tuple[base.Deployable, ...]:
+        if dev is None:
+            return ()
+        base_dir = f"{dev.sysfs_dir}/mdev_supported_types"
+        found = []
+        for type_id in self.reader.listdir(base_dir):
+            vgpu_name = self.reader.read(f"{base_dir}/{type_id}/name") or type_id
+            available = self.reader.read(f"{base_dir}/{type_id}/available_instances") or ""
+            # Placement refuses an inventory of 0; a type with no room is left out for now.
+            if not available.isdigit() or int(available) == 0:
+                continue
+            found.append(
+                base.Deployable(
+                    name=f"{name}_{type_id}",
+                    resource_class="VGPU",
+                    traits=(*traits, common.trait("NVIDIA", pid, _vgpu_trait_name(vgpu_name))),
+                    num_accelerators=int(available),
+                    attach_handles=(base.AttachHandle("MDEV", address, {"asked_type": type_id}),),
+                    attributes={"vgpu_type_name": vgpu_name},
+                )
+            )
+        return tuple(found)
+
+    def _firmware(self, gpu: GpuInfo | None) -> tuple[base.FirmwareComponent, ...]:
+        if gpu is None:
+            return ()
+        can_flash = bool(self.conf.nvidia.flash_command)
+        found = []
+        if gpu.vbios:
+            found.append(base.FirmwareComponent("vbios", gpu.vbios, can_flash, "reset"))
+        if gpu.inforom:
+            # Shipped inside the VBIOS bundle; not flashed on its own.
+            found.append(base.FirmwareComponent("inforom", gpu.inforom, False, "reset"))
+        if gpu.gsp:
+            # Ships with the driver package; a driver reload (a reset of the GPU) loads it.
+            found.append(base.FirmwareComponent("gsp", gpu.gsp, False, "reset"))
+        return tuple(found)
+
+    def _find(self, address: str) -> base.Device | None:
+        return next((d for d in self.discover() if d.pci_address == address), None)
+
+    def flash(
+        self,
+        device: base.Device,
+        component: str,
+        image_path: str,
+        timeout: float,
+        *,
+        expected_version: str | None = None,
+    ) -> base.FlashResult:
+        """Flash the VBIOS with ``[nvidia] flash_command``; active after a GPU reset."""
+        if any(h.attach_type == "MIG" for d in device.deployables for h in d.attach_handles):
+            return base.FlashResult(
+                ok=False,
+                error_code="busy",
+                message=f"{device.pci_address} has MIG instances; they must be destroyed first",
+            )
+        address = device.pci_address or ""
+        return common.flash_with_command(
+            runner=self.runner,
+            template=self.conf.nvidia.flash_command,
+            option="[nvidia] flash_command",
+            device=device,
+            component=component,
+            image_path=image_path,
+            timeout=timeout,
+            activation="reset",
+            reread=lambda: self._find(address),
+            expected_version=expected_version,
+        )
