@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from oslo_config import cfg
 
-from cyborg_lite.conf import agent, api, database, default
+from cyborg_lite.conf import agent, aio, api, conductor, database, default, simulated
 
 
 def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
@@ -16,6 +16,11 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (api.GROUP, api.OPTS),
         (database.GROUP, database.OPTS),
         (agent.GROUP, agent.OPTS),
+        # [DEFAULT] transport_url and [oslo_messaging_*] are listed by oslo.messaging's own
+        # namespace in the generator config.
+        (conductor.GROUP, conductor.OPTS),
+        (aio.GROUP, aio.OPTS),
+        (simulated.GROUP, simulated.OPTS),
     ]
 
 
