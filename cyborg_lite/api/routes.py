@@ -7,7 +7,7 @@ Trailing slashes are stripped before routing (``app.py``), so ``/v2/devices/`` m
 
 from __future__ import annotations
 
-from cyborg_lite.api.resources import devices, health, versions
+from cyborg_lite.api.resources import devices, health, hosts, versions
 
 ROUTES: list[tuple[str, type, str | None]] = [
     ("/", versions.Root, None),
@@ -17,4 +17,6 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/devices/{uuid}", devices.Devices, "item"),
     ("/v2/devices/{uuid}/disable", devices.Devices, "disable"),
     ("/v2/devices/{uuid}/enable", devices.Devices, "enable"),
+    ("/v2/hosts", hosts.Hosts, None),
+    ("/v2/hosts/{hostname}", hosts.Hosts, "item"),
 ]

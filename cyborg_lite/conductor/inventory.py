@@ -90,14 +90,19 @@ def _driver_errors(report: Mapping[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def _arrive(session: Any, hostname: str, now: dt.datetime, version: str | None) -> list[Event]:
-    """Heartbeat (and row lock) for ``hostname``, creating it on first contact."""
+def _arrive(
+    session: Any, hostname: str, now: dt.datetime, version: str | None
+) -> tuple[str | None, list[Event]]:
+    """Heartbeat (and row lock) for ``hostname``, creating it on first contact; returns the
+    digest SQL holds for it and the events."""
     if not db_hosts.touch(session, hostname, now, version):
         db_hosts.add(session, hostname, now, version)
-        return [("host.up", {"hostname": hostname, "new": True})]
-    if db_hosts.mark_up(session, hostname):
-        return [("host.up", {"hostname": hostname, "new": False})]
-    return []
+        return None, [("host.up", {"hostname": hostname, "new": True})]
+    # Read after the lock: another conductor's commit on this host is visible by now.
+    state, digest = db_hosts.state_and_digest(session, hostname)
+    if state == "down" and db_hosts.mark_up(session, hostname):
+        return digest, [("host.up", {"hostname": hostname, "new": False})]
+    return digest, []
 
 
 def receive_report(db: Database, report: Mapping[str, Any], now: dt.datetime) -> Outcome:
@@ -109,8 +114,8 @@ def receive_report(db: Database, report: Mapping[str, Any], now: dt.datetime) ->
 
     def attempt() -> Outcome:
         with db.transaction() as session:
-            events = _arrive(session, hostname, now, version)
-            if db_hosts.digest(session, hostname) == digest:
+            stored, events = _arrive(session, hostname, now, version)
+            if stored == digest:
                 return Outcome(False, events)
             snapshot = db_inventory.load(session, hostname)
             changes = reconcile.diff(snapshot.known, devices, failed_drivers=failed)
@@ -134,10 +139,11 @@ def receive_heartbeat(
         with db.transaction() as session:
             if not db_hosts.touch(session, hostname, now, version):
                 return True, []
+            state, stored = db_hosts.state_and_digest(session, hostname)
             events: list[Event] = []
-            if db_hosts.mark_up(session, hostname):
+            if state == "down" and db_hosts.mark_up(session, hostname):
                 events.append(("host.up", {"hostname": hostname, "new": False}))
-            return db_hosts.digest(session, hostname) != digest, events
+            return stored != digest, events
 
     return _retrying(f"Heartbeat from {hostname}", attempt)
 

@@ -38,7 +38,8 @@ def touch(session: orm.Session, hostname: str, now: dt.datetime, agent_version: 
     result = session.execute(
         sa.update(models.Host)
         .where(models.Host.hostname == hostname)
-        .values(last_heartbeat=now, agent_version=agent_version)
+        # A heartbeat is not a change of the host: updated_at keeps its value.
+        .values(last_heartbeat=now, agent_version=agent_version, updated_at=models.Host.updated_at)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -81,11 +82,14 @@ def mark_down(session: orm.Session, hostname: str, cutoff: dt.datetime) -> bool:
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def digest(session: orm.Session, hostname: str) -> str | None:
-    """The digest of the last report applied for ``hostname``."""
-    return session.scalar(
-        sa.select(models.Host.report_digest).where(models.Host.hostname == hostname)
-    )
+def state_and_digest(session: orm.Session, hostname: str) -> tuple[str, str | None]:
+    """The host's state and the digest of the last report applied for it."""
+    row = session.execute(
+        sa.select(models.Host.state, models.Host.report_digest).where(
+            models.Host.hostname == hostname
+        )
+    ).one()
+    return row.state, row.report_digest
 
 
 def set_report(
