@@ -79,6 +79,9 @@ def parse_report(report: Mapping[str, Any]) -> tuple[str, str, dict[str, records
     by_id = {d.stable_id: d for d in devices}
     if len(by_id) != len(devices):
         raise exception.Invalid(f"Report from {hostname} names a device twice.")
+    names = [dep.name for d in devices for dep in d.deployables]
+    if len(set(names)) != len(names):
+        raise exception.Invalid(f"Report from {hostname} names a deployable twice.")
     return hostname, digest, by_id
 
 

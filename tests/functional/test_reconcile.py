@@ -214,6 +214,15 @@ def test_malformed_report_is_invalid_and_writes_nothing(db):
     assert count(db, models.Host) == 0
 
 
+def test_duplicate_deployable_names_are_invalid(db):
+    from cyborg_lite import exception
+
+    twins = [device_dict("gpu-1"), device_dict("gpu-2", pci="0000:5e:00.0")]
+    twins[1]["deployables"][0]["name"] = twins[0]["deployables"][0]["name"]
+    with pytest.raises(exception.Invalid, match="deployable twice"):
+        inventory.receive_report(db, report(devices=twins), T0)
+
+
 def test_heartbeat_asks_for_a_report_when_the_digest_is_unknown(db):
     assert inventory.receive_heartbeat(db, "compute1", "0.1.0", "d1", T0) == (True, [])
     inventory.receive_report(db, report(digest="d1"), T0)

@@ -20,7 +20,7 @@ def gpu(stable_id="g1", vbios="1.0", driver="fake"):
         model="Tesla T4",
         driver=driver,
         pci_address="0000:3b:00.0",
-        deployables=(base.Deployable("g", "PGPU", ("OWNER_CYBORG",)),),
+        deployables=(base.Deployable(f"dep-{stable_id}", "PGPU", ("OWNER_CYBORG",)),),
         firmware=(base.FirmwareComponent("vbios", vbios, True),),
     )
 
