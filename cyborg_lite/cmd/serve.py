@@ -52,7 +52,11 @@ def exit_if_stuck(code: int) -> None:
     Python cannot kill a thread, and concurrent.futures joins its workers at exit, so a driver
     hung in ``discover()`` would block a clean exit forever.
     """
-    if any(t.name.startswith("discover") and t.is_alive() for t in threading.enumerate()):
+    workers = [t for t in threading.enumerate() if t.name.startswith("discover")]
+    for thread in workers:
+        # Idle pool workers end at once after the pool's shutdown; a hung one does not.
+        thread.join(timeout=1.0)
+    if any(t.is_alive() for t in workers):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

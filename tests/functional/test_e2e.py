@@ -13,9 +13,12 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 
+import oslo_messaging
 import pytest
 
 from tests import services
+from tests.conftest import make_test_conf
+from tests.functional.test_bus import Notifications
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -150,6 +153,15 @@ liveness_interval = 0.3
                 "--host", host,
             )  # fmt: skip
 
+        # Listen to the conductor's notifications on the same vhost.
+        listener_conf = make_test_conf(str(tmp_path / "listener"))
+        listener_conf.set_override("transport_url", url)
+        ntransport = oslo_messaging.get_notification_transport(listener_conf)
+        heard = Notifications()
+        listener = oslo_messaging.get_notification_listener(
+            ntransport, [oslo_messaging.Target(topic="notifications")], [heard]
+        )
+        listener.start()
         procs.start("conductor", "cyborg-lite-conductor", "--config-file", common)
         # Agents' first calls would wait out rpc_timeout if no conductor queue existed yet.
         wait_for("the conductor to listen", lambda: "Conductor serving" in procs.log("conductor"))
@@ -207,9 +219,19 @@ liveness_interval = 0.3
             )
             again = get(port, "/v2/devices?hostname=e2e-c", V24)["devices"]
             assert sorted(d["uuid"] for d in again) == uuids
+
+            # What went over the bus as notifications.
+            wait_for("host.up after the restart", lambda: len(heard.of("accelerator.host.up")) == 4)
+            assert [p["hostname"] for p in heard.of("accelerator.host.down")] == ["e2e-c"]
+            added = heard.of("accelerator.device.added")
+            assert len(added) == 13  # 11 at first, then e2e-b's two new cards
         except AssertionError:
             print(procs.logs())
             raise
+        finally:
+            listener.stop()
+            listener.wait()
+            ntransport.cleanup()
 
 
 def test_all_in_one_lists_simulated_devices_and_keeps_them(tmp_path, procs):
