@@ -16,6 +16,7 @@ from oslo_log import log as logging
 
 from cyborg_lite import exception, rpc
 from cyborg_lite.conductor import inventory
+from cyborg_lite.db.engine import Database
 
 LOG = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class ConductorManager:
 
     def __init__(
         self,
-        db: Any,
+        db: Database,
         notifier: oslo_messaging.Notifier | None,
         *,
         clock: Callable[[], dt.datetime] = inventory.utcnow,

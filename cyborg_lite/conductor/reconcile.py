@@ -22,6 +22,7 @@ from sqlalchemy import orm
 
 from cyborg_lite import exception
 from cyborg_lite.conductor.records import DeployableRec, DeviceRec, FirmwareRec, Handle, Known
+from cyborg_lite.db import inventory as db_inventory
 from cyborg_lite.db import models
 from cyborg_lite.db.inventory import Snapshot
 
@@ -203,8 +204,17 @@ def apply(session: orm.Session, snapshot: Snapshot, changes: Changes) -> list[Ev
     if changes.removed:
         ids = [snapshot.devices[sid].id for sid in changes.removed]
         # Deployables, attributes, handles, control path ids and firmware go by ON DELETE
-        # CASCADE.
-        session.execute(sa.delete(models.Device).where(models.Device.id.in_(ids)))
+        # CASCADE. The NOT EXISTS re-checks, at delete time, that no ARQ took a handle since
+        # the snapshot; if one did, the retry flags that device missing instead.
+        result = session.execute(
+            sa.delete(models.Device).where(
+                models.Device.id.in_(ids), ~db_inventory.held_by_arq(models.Device.id)
+            )
+        )
+        if result.rowcount != len(ids):  # type: ignore[attr-defined]
+            raise exception.ConcurrentUpdate(
+                f"A device of {snapshot.hostname} was claimed during reconciliation."
+            )
     for sid in changes.flagged_missing:
         device = snapshot.devices[sid]
         _update_device(session, device, {"missing": True})

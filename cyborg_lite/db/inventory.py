@@ -142,7 +142,7 @@ def _record(
     )
 
 
-def _held(device_id: Any) -> sa.Exists:
+def held_by_arq(device_id: Any) -> sa.Exists:
     """EXISTS an ARQ holding one of the device's attach handles."""
     return (
         sa.select(models.AcceleratorRequest.id)
@@ -161,7 +161,7 @@ def released_missing(session: orm.Session) -> list[models.Device]:
     return list(
         session.scalars(
             sa.select(models.Device).where(
-                models.Device.missing.is_(True), ~_held(models.Device.id)
+                models.Device.missing.is_(True), ~held_by_arq(models.Device.id)
             )
         )
     )
@@ -173,7 +173,7 @@ def delete_if_released(session: orm.Session, device_id: int) -> bool:
         sa.delete(models.Device).where(
             models.Device.id == device_id,
             models.Device.missing.is_(True),
-            ~_held(models.Device.id),
+            ~held_by_arq(models.Device.id),
         )
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

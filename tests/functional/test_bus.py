@@ -128,7 +128,9 @@ def test_agents_report_refresh_and_liveness(bus, tmp_path):
     started.remove(agent_b)
     wait_for("host-b down", lambda: host_state(db, "host-b") == "down", timeout=20)
     assert len(devices_of(db, "host-b")) == 5
-    assert [p["hostname"] for p in heard.of("accelerator.host.down")] == ["host-b"]
+    # Notified after the commit: wait for it rather than racing it.
+    down = wait_for("host.down notification", lambda: heard.of("accelerator.host.down"))
+    assert [p["hostname"] for p in down] == ["host-b"]
     assert host_state(db, "host-a") == "up"
 
 

@@ -187,6 +187,25 @@ def test_held_device_is_kept_missing_until_released(db):
     assert arq_id
 
 
+def test_device_claimed_after_the_snapshot_is_not_deleted(db):
+    from cyborg_lite import exception
+    from cyborg_lite.conductor import reconcile
+    from cyborg_lite.db import inventory as db_inventory
+
+    inventory.receive_report(db, report(), T0)
+    with db.transaction() as s:
+        snapshot = db_inventory.load(s, "compute1")
+    changes = reconcile.diff(snapshot.known, {})
+    assert changes.removed == ("gpu-1",)
+    hold(db, "gpu-1")  # an ARQ binds between the snapshot and the delete
+    with pytest.raises(exception.ConcurrentUpdate), db.transaction() as s:
+        reconcile.apply(s, snapshot, changes)
+    # The retry the workflow makes sees the ARQ and flags the device instead.
+    out = inventory.receive_report(db, report(devices=[]), T0)
+    assert out.events[0][1]["changed"] == ["missing"]
+    assert rows(db, models.Device)[0].missing
+
+
 def test_held_device_that_returns_is_unflagged(db):
     inventory.receive_report(db, report(), T0)
     hold(db, "gpu-1")
