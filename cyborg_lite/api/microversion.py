@@ -18,6 +18,7 @@ VERSIONS: list[tuple[int, int]] = [
     (2, 1),  # ARQ bind PATCH accepts a /project_id op (admin only).
     (2, 2),  # GET /v2/device_profiles/{name} accepts a name as well as a uuid.
     (2, 3),  # Devices carry `status` (enabled | maintaining).
+    (2, 4),  # GET /v2/hosts and /v2/hosts/{hostname}; devices carry `host_state`.
 ]
 
 MIN = VERSIONS[0]

@@ -14,6 +14,7 @@ from cyborg_lite.api.resources import (
     device_profiles,
     devices,
     health,
+    hosts,
     openapi,
     versions,
 )
@@ -36,4 +37,6 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/device_profiles/{value}", device_profiles.DeviceProfiles, "item"),
     ("/v2/accelerator_requests", arqs.Arqs, None),
     ("/v2/accelerator_requests/{uuid}", arqs.Arqs, "item"),
+    ("/v2/hosts", hosts.Hosts, None),
+    ("/v2/hosts/{hostname}", hosts.Hosts, "item"),
 ]

@@ -1,20 +1,88 @@
-"""``cyborg-lite-agent``: the agent service (filled in by the agents/conductor work)."""
+"""``cyborg-lite-agent``: the host agent; ``cyborg-lite-agent discover`` checks the drivers.
+
+``--host NAME`` (or ``[DEFAULT] host``) sets the identity, so several agents can run on one
+machine (tests, benchmarks). ``discover [--format json|table]`` runs discovery once, prints
+the devices and exits without contacting anything; its status is 1 when a driver failed.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from cyborg_lite import conf as cl_conf
+from cyborg_lite import rpc
+from cyborg_lite.agent import discovery
+from cyborg_lite.agent import manager as agent_manager
+from cyborg_lite.cmd import serve
+from cyborg_lite.conf import default
+from cyborg_lite.drivers import base
 
 LOG = logging.getLogger(__name__)
 
 
+def _add_parsers(subparsers: Any) -> None:
+    # No subcommand runs the service.
+    subparsers.required = False
+    disc = subparsers.add_parser(
+        "discover", help="Run discovery once and print the devices; contacts nothing."
+    )
+    disc.add_argument("--format", choices=["json", "table"], default="table")
+    disc.add_argument("--host", dest="discover_host", help="Host identity to discover as.")
+
+
+def _table(devices: list[dict[str, Any]]) -> str:
+    header = ("DRIVER", "TYPE", "VENDOR", "MODEL", "PCI_ADDRESS", "FIRMWARE")
+    rows = [header] + [
+        (
+            str(d["driver"]),
+            str(d["type"]),
+            str(d["vendor"]),
+            str(d["model"]),
+            str(d.get("pci_address") or "-"),
+            ", ".join(f"{f['component']}={f['version']}" for f in d.get("firmware", ())) or "-",
+        )
+        for d in devices
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def discover(conf: cfg.ConfigOpts, fmt: str) -> int:
+    """Print what the enabled drivers see; 1 when any driver failed, else 0."""
+    drivers, load_errors = discovery.load(conf, list(conf.agent.enabled_drivers))
+    found = discovery.run(drivers, float(conf.agent.discovery_timeout))
+    # The wire form, as the conductor would receive it.
+    devices = json.loads(json.dumps([base.to_dict(d) for d in found.devices]))
+    if fmt == "json":
+        print(json.dumps(devices, indent=2, sort_keys=True))
+    else:
+        print(_table(devices))
+    errors = [*load_errors, *found.errors]
+    for err in errors:
+        print(f"driver {err.driver} failed: {err.error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Parse the configuration; the RPC server is not built yet."""
-    conf = cl_conf.make_conf(sys.argv[1:] if argv is None else argv)
+    """Run the agent until stopped, or ``discover`` once."""
+    command = cfg.SubCommandOpt("command", title="Commands", handler=_add_parsers)
+    host_opt = next(o for o in default.OPTS if o.name == "host")
+    conf = cl_conf.make_conf(
+        sys.argv[1:] if argv is None else argv, extra_cli_opts=[command, host_opt]
+    )
     logging.setup(conf, "cyborg-lite")
-    LOG.error("cyborg-lite-agent has no RPC server yet")
-    sys.exit(1)
+    if conf.command.name == "discover":
+        if conf.command.discover_host:
+            conf.set_override("host", conf.command.discover_host)
+        code = discover(conf, conf.command.format)
+        serve.exit_if_stuck(code)
+        sys.exit(code)
+    transport = rpc.get_transport(conf)
+    agent = agent_manager.create_service(conf, transport)
+    serve.run_until_signalled([agent], "cyborg-lite-agent")

@@ -13,7 +13,17 @@ from oslo_log import log as logging
 from oslo_policy import opts as policy_opts
 
 from cyborg_lite import __version__
-from cyborg_lite.conf import agent, api, database, default, drivers
+from cyborg_lite.conf import (
+    agent,
+    aio,
+    api,
+    conductor,
+    database,
+    default,
+    drivers,
+    messaging,
+    simulated,
+)
 
 # Modules that register an option group. Later issues append theirs here.
 _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
@@ -22,6 +32,10 @@ _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
     database.register,
     agent.register,
     drivers.register,
+    messaging.register,
+    conductor.register,
+    aio.register,
+    simulated.register,
 ]
 
 

@@ -26,6 +26,29 @@ OPTS = [
         help="Seconds one driver's discovery may take before it is reported as timed out; the "
         "other drivers' devices are reported regardless.",
     ),
+    cfg.FloatOpt(
+        "report_interval",
+        default=60.0,
+        min=0.1,
+        help="Seconds between two discoveries. A report goes to the conductor only when the "
+        "inventory changed since the last one (its digest differs); a `refresh` request or a "
+        "restart reports in full at once. Example: 300 on large, quiet fleets.",
+    ),
+    cfg.FloatOpt(
+        "heartbeat_interval",
+        default=10.0,
+        min=0.1,
+        help="Seconds between two heartbeats (a small message with the inventory digest) when "
+        "nothing changed. Keep it well under [conductor] host_down_after, so that a few lost "
+        "heartbeats do not mark the host down.",
+    ),
+    cfg.FloatOpt(
+        "rpc_timeout",
+        default=30.0,
+        min=1.0,
+        help="Seconds the agent waits for the conductor to answer a report or heartbeat before "
+        "it tries again at the next interval.",
+    ),
 ]
 
 

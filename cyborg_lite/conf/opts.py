@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from oslo_config import cfg
 from oslo_policy import opts as policy_opts
 
-from cyborg_lite.conf import agent, api, database, default, drivers
+from cyborg_lite.conf import agent, aio, api, conductor, database, default, drivers, simulated
 
 
 def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
@@ -18,6 +18,11 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (database.GROUP, database.OPTS),
         (agent.GROUP, agent.OPTS),
         *drivers.list_opts(),
+        # [DEFAULT] transport_url and [oslo_messaging_*] are listed by oslo.messaging's own
+        # namespace in the generator config.
+        (conductor.GROUP, conductor.OPTS),
+        (aio.GROUP, aio.OPTS),
+        (simulated.GROUP, simulated.OPTS),
     ]
 
 

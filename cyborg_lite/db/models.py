@@ -191,3 +191,24 @@ class AcceleratorRequest(TimestampMixin, Base):
     attach_handle_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("attach_handles.id", ondelete="SET NULL"), index=True
     )
+
+
+class FirmwareComponent(TimestampMixin, Base):
+    """One firmware component of a device (vbios, inforom, fpga_shell, ...) as last reported.
+
+    Reconciled from agent reports; the firmware rollout reads the current versions here.
+    """
+
+    __tablename__ = "firmware_components"
+    # The unique key's index leads with device_id, so it also serves the foreign key.
+    __table_args__ = (sa.UniqueConstraint("device_id", "component"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id", ondelete="CASCADE"))
+    component: Mapped[str] = mapped_column(sa.String(64))
+    version: Mapped[str] = mapped_column(sa.String(255))
+    updatable: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # How a new image becomes active: live | reset | reboot | power_cycle
+    activation: Mapped[str] = mapped_column(sa.String(16), default="reset")
+    # Written but not active yet (waits for the activation above).
+    pending_version: Mapped[str | None] = mapped_column(sa.String(255))

@@ -10,13 +10,16 @@ from cyborg_lite.api import microversion, util, validation
 from cyborg_lite.api.policies import devices as rules
 from cyborg_lite.api.services import Services
 from cyborg_lite.db import devices as db_devices
+from cyborg_lite.db import hosts as db_hosts
 from cyborg_lite.db import models
 
 LIST_PARAMS = (*db_devices.FILTERS, "limit", "marker")
 
 
-def serialize(device: models.Device, base: str, version: tuple[int, int]) -> dict[str, Any]:
-    """A device as Cyborg shows it; ``status`` only from microversion 2.3."""
+def serialize(
+    device: models.Device, base: str, version: tuple[int, int], host_state: str | None = None
+) -> dict[str, Any]:
+    """A device as Cyborg shows it; ``status`` from 2.3, its host's ``host_state`` from 2.4."""
     body: dict[str, Any] = {
         "uuid": device.uuid,
         "type": device.type,
@@ -31,6 +34,8 @@ def serialize(device: models.Device, base: str, version: tuple[int, int]) -> dic
     }
     if microversion.at_least(version, (2, 3)):
         body["status"] = device.status
+    if microversion.at_least(version, (2, 4)):
+        body["host_state"] = host_state
     return body
 
 
@@ -48,8 +53,12 @@ class Devices:
         page = util.paging(params, self._s.conf.api.max_limit)
         with self._s.db.transaction() as session:
             found = db_devices.list_devices(session, params, limit=page.limit, marker=page.marker)
+            # One query for the page's hosts, not one per device.
+            states = db_hosts.states(session, {d.hostname for d in found})
         base = util.base_url(req, self._s.conf)
-        util.json_body(resp, {"devices": [serialize(d, base, ctx.microversion) for d in found]})
+        v = ctx.microversion
+        body = {"devices": [serialize(d, base, v, states.get(d.hostname)) for d in found]}
+        util.json_body(resp, body)
         util.next_link(req, resp, page, found[-1].uuid if found else None, len(found))
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
@@ -58,7 +67,9 @@ class Devices:
         self._s.enforcer.authorize(rules.GET_ONE, ctx)
         with self._s.db.transaction() as session:
             device = db_devices.get_device(session, validation.uuid(uuid))
-        util.json_body(resp, serialize(device, util.base_url(req, self._s.conf), ctx.microversion))
+            state = db_hosts.states(session, [device.hostname]).get(device.hostname)
+        base = util.base_url(req, self._s.conf)
+        util.json_body(resp, serialize(device, base, ctx.microversion, state))
 
     def on_post_disable(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Put a device in maintenance: it is no longer offered for binding."""

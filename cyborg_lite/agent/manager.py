@@ -1,0 +1,244 @@
+"""The agent: discovers on a timer and on request, reports changes, heartbeats otherwise.
+
+``AgentManager.tick()`` is one step of the loop (discover when due, then a full report when
+the inventory digest changed or a refresh was asked for, else a heartbeat when due); tests call
+it directly with a fake clock and a fake conductor. ``AgentEndpoint`` is what the bus sees:
+only ``refresh``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import oslo_messaging
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from cyborg_lite import __version__, rpc
+from cyborg_lite.agent import discovery
+from cyborg_lite.drivers import base
+
+LOG = logging.getLogger(__name__)
+
+
+class Conductor(Protocol):
+    """What the agent needs of ``conductor.rpcapi.ConductorAPI``."""
+
+    def report_inventory(self, context: Any, report: dict[str, Any]) -> dict[str, Any]:
+        """Send a full report."""
+
+    def heartbeat(self, context: Any, host: str, agent_version: str, digest: str) -> dict[str, Any]:
+        """Send a heartbeat."""
+
+
+def digest(devices: Iterable[dict[str, Any]], failed_drivers: Iterable[str]) -> str:
+    """sha256 of the inventory: the devices (in a fixed order) and which drivers failed.
+
+    Error texts are left out on purpose: a driver that keeps timing out with a different
+    message each time has not changed the inventory.
+    """
+    canonical = {
+        "devices": sorted(devices, key=lambda d: (str(d.get("driver")), str(d["stable_id"]))),
+        "failed_drivers": sorted(set(failed_drivers)),
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=list)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def build_report(
+    host: str, devices: Sequence[base.Device], errors: Sequence[discovery.DriverError]
+) -> dict[str, Any]:
+    """The report payload for the conductor (plain JSON-able dict)."""
+    # A JSON round trip turns the dataclasses' tuples into lists: the wire form, digested as
+    # the conductor will see it.
+    device_dicts = json.loads(json.dumps([base.to_dict(d) for d in devices]))
+    driver_errors = [{"driver": e.driver, "error": e.error} for e in errors]
+    return {
+        "host": host,
+        "agent_version": __version__,
+        "digest": digest(device_dicts, (e.driver for e in errors)),
+        "devices": device_dicts,
+        "driver_errors": driver_errors,
+    }
+
+
+class AgentManager:
+    """Discovery, reports and heartbeats for one host identity."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        conductor: Conductor,
+        drivers: Sequence[base.Driver],
+        load_errors: Sequence[discovery.DriverError] = (),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.host = str(conf.host)
+        self._conf = conf
+        self._conductor = conductor
+        self.drivers = list(drivers)
+        self._load_errors = list(load_errors)
+        self._clock = clock
+        self._refresh = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        # The digest the conductor acknowledged; None means "send a full report".
+        self.acked_digest: str | None = None
+        self.last_report: dict[str, Any] | None = None
+        self._next_discovery = 0.0
+        self._next_heartbeat = 0.0
+        self._pause_until = 0.0
+
+    def discover(self) -> dict[str, Any]:
+        """Run every driver (isolated, bounded) and build the report."""
+        found = discovery.run(self.drivers, float(self._conf.agent.discovery_timeout))
+        report = build_report(self.host, found.devices, [*self._load_errors, *found.errors])
+        self.last_report = report
+        return report
+
+    def request_refresh(self) -> None:
+        """Discover and report in full at the next step (now, when the loop runs)."""
+        self._refresh.set()
+        self._wake.set()
+
+    def tick(self) -> str:
+        """One step; returns what it did: ``report``, ``heartbeat``, ``idle`` or ``failed``."""
+        now = self._clock()
+        if now < self._pause_until:
+            return "idle"
+        want_full = self._refresh.is_set() or self.acked_digest is None
+        if want_full or now >= self._next_discovery:
+            self._refresh.clear()
+            report = self.discover()
+            self._next_discovery = now + float(self._conf.agent.report_interval)
+            if want_full or report["digest"] != self.acked_digest:
+                return self._send_report(report, now)
+        if now >= self._next_heartbeat:
+            return self._send_heartbeat(now)
+        return "idle"
+
+    def _send_report(self, report: dict[str, Any], now: float) -> str:
+        try:
+            self._conductor.report_inventory(rpc.admin_context(), report)
+        except Exception as err:  # broker down, conductor busy: try again later, in full
+            self.acked_digest = None
+            self._backoff(now, "report", err)
+            return "failed"
+        LOG.info("Reported %d device(s) from %s", len(report["devices"]), self.host)
+        self.acked_digest = report["digest"]
+        self._next_heartbeat = now + float(self._conf.agent.heartbeat_interval)
+        return "report"
+
+    def _send_heartbeat(self, now: float) -> str:
+        assert self.acked_digest is not None
+        try:
+            answer = self._conductor.heartbeat(
+                rpc.admin_context(), self.host, __version__, self.acked_digest
+            )
+        except Exception as err:  # a lost heartbeat is retried; the inventory is unchanged
+            self._backoff(now, "heartbeat", err)
+            return "failed"
+        if answer.get("report_wanted"):
+            LOG.info("The conductor asks %s for a full report", self.host)
+            self.acked_digest = None
+        self._next_heartbeat = now + float(self._conf.agent.heartbeat_interval)
+        return "heartbeat"
+
+    def _backoff(self, now: float, what: str, err: Exception) -> None:
+        delay = float(self._conf.agent.heartbeat_interval)
+        LOG.warning("Could not send %s from %s (%s); retrying in %ss", what, self.host, err, delay)
+        self._pause_until = now + delay
+
+    def seconds_to_next(self) -> float:
+        """How long the loop may sleep before something is due."""
+        due = min(self._next_discovery, self._next_heartbeat)
+        due = max(due, self._pause_until)
+        if self.acked_digest is None:
+            due = self._pause_until
+        return max(0.0, due - self._clock())
+
+    def run(self) -> None:
+        """The loop: step, then sleep until something is due, a refresh or stop wakes it."""
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a bug in one step must not end the agent
+                LOG.exception("Agent step failed on %s", self.host)
+            self._wake.wait(timeout=max(0.05, self.seconds_to_next()))
+            self._wake.clear()
+
+    def stop(self) -> None:
+        """End the loop after the current step."""
+        self._stop.set()
+        self._wake.set()
+
+
+class AgentEndpoint:
+    """RPC endpoints of topic ``cyborg-lite-agent`` (see ``agent.rpcapi`` for the history)."""
+
+    target = oslo_messaging.Target(version="1.0")
+
+    def __init__(self, manager: AgentManager) -> None:
+        self._manager = manager
+
+    def refresh(self, context: Any) -> None:
+        """Discover now and report in full (1.0)."""
+        LOG.info("Refresh requested on %s", self._manager.host)
+        self._manager.request_refresh()
+
+
+class AgentService:
+    """An agent's RPC server and loop thread, started and stopped together."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        transport: oslo_messaging.Transport,
+        conductor: Conductor,
+        drivers: Sequence[base.Driver],
+        load_errors: Sequence[discovery.DriverError] = (),
+    ) -> None:
+        self.manager = AgentManager(conf, conductor, drivers, load_errors)
+        self._server = rpc.get_server(
+            transport, rpc.AGENT_TOPIC, self.manager.host, [AgentEndpoint(self.manager)]
+        )
+        self._thread = threading.Thread(
+            target=self.manager.run, name=f"agent-{self.manager.host}", daemon=True
+        )
+
+    def start(self) -> None:
+        """Listen for requests and start reporting (a full report goes out at once)."""
+        self._server.start()
+        self._thread.start()
+        LOG.info("Agent %s started with drivers %s", self.manager.host, self._driver_names())
+
+    def _driver_names(self) -> list[str]:
+        return [d.name for d in self.manager.drivers]
+
+    def stop(self) -> None:
+        """Stop the loop and the RPC server."""
+        self.manager.stop()
+        self._server.stop()
+        self._server.wait()
+        self._thread.join(timeout=5)
+
+
+def create_service(
+    conf: cfg.ConfigOpts,
+    transport: oslo_messaging.Transport,
+    driver_names: Sequence[str] | None = None,
+) -> AgentService:
+    """An agent for ``conf``'s host with its drivers loaded (``[agent] enabled_drivers`` unless
+    ``driver_names`` is given); drivers that fail to load are reported, not raised."""
+    from cyborg_lite.conductor import rpcapi
+
+    names = list(conf.agent.enabled_drivers if driver_names is None else driver_names)
+    drivers, errors = discovery.load(conf, names)
+    conductor = rpcapi.ConductorAPI(transport, timeout=float(conf.agent.rpc_timeout))
+    return AgentService(conf, transport, conductor, drivers, errors)

@@ -1,0 +1,78 @@
+"""``/v2/hosts`` (microversion 2.4): the hosts running agents, their liveness and devices."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import falcon
+
+from cyborg_lite import exception
+from cyborg_lite.api import microversion, util, validation
+from cyborg_lite.api.policies import hosts as rules
+from cyborg_lite.api.services import Services
+from cyborg_lite.db import hosts as db_hosts
+from cyborg_lite.db import models
+
+VERSION = (2, 4)
+LIST_PARAMS = (*db_hosts.FILTERS, "limit", "marker")
+
+
+def serialize(host: models.Host, counts: dict[str, Any], base: str) -> dict[str, Any]:
+    """A host as the API shows it."""
+    by_type = counts.get("by_type", {})
+    return {
+        "hostname": host.hostname,
+        "state": host.state,
+        "last_heartbeat": util.timestamp(host.last_heartbeat),
+        "agent_version": host.agent_version,
+        "device_count": sum(by_type.values()),
+        "device_counts": dict(sorted(by_type.items())),
+        "missing_device_count": counts.get("missing", 0),
+        "driver_errors": json.loads(host.driver_errors) if host.driver_errors else [],
+        "links": [{"href": f"{base}/v2/hosts/{host.hostname}", "rel": "self"}],
+        "created_at": util.timestamp(host.created_at),
+        "updated_at": util.timestamp(host.updated_at),
+    }
+
+
+def _paging(params: dict[str, str], max_limit: int) -> util.Paging:
+    # Hosts are named, not numbered: the marker is a hostname, not a uuid.
+    page = util.paging({k: v for k, v in params.items() if k != "marker"}, max_limit)
+    return util.Paging(limit=page.limit, marker=params.get("marker"))
+
+
+class Hosts:
+    """The hosts collection and its items."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """List hosts by name, filtered by ``state``; paged on request."""
+        ctx = req.context.ctx
+        microversion.require(ctx.microversion, VERSION)
+        self._s.enforcer.authorize(rules.GET_ALL, ctx)
+        params = validation.query(req, LIST_PARAMS)
+        if "state" in params and params["state"] not in db_hosts.STATES:
+            raise exception.Invalid(
+                f"Invalid state {params['state']!r}; expected one of {', '.join(db_hosts.STATES)}."
+            )
+        page = _paging(params, self._s.conf.api.max_limit)
+        with self._s.db.transaction() as session:
+            found = db_hosts.list_hosts(session, params, limit=page.limit, marker=page.marker)
+            counts = db_hosts.device_counts(session, [h.hostname for h in found])
+        base = util.base_url(req, self._s.conf)
+        body = {"hosts": [serialize(h, counts[h.hostname], base) for h in found]}
+        util.json_body(resp, body)
+        util.next_link(req, resp, page, found[-1].hostname if found else None, len(found))
+
+    def on_get_item(self, req: falcon.Request, resp: falcon.Response, hostname: str) -> None:
+        """Show one host."""
+        ctx = req.context.ctx
+        microversion.require(ctx.microversion, VERSION)
+        self._s.enforcer.authorize(rules.GET_ONE, ctx)
+        with self._s.db.transaction() as session:
+            host = db_hosts.get_host(session, hostname)
+            counts = db_hosts.device_counts(session, [hostname])
+        util.json_body(resp, serialize(host, counts[hostname], util.base_url(req, self._s.conf)))

@@ -1,0 +1,183 @@
+"""The conductor's inventory workflows: reports, heartbeats, host liveness, released devices.
+
+Each workflow is one short transaction (or a few independent ones) and returns the events to
+notify; the caller notifies after the commit, so a rolled-back attempt notifies nothing and
+two conductors never both notify the same change.
+
+Two conductors may receive the same report (an agent retried, or a report raced a refresh):
+the first statement of a report's transaction is the host's heartbeat UPDATE, which locks the
+host row; the second conductor waits for it, then finds the digest already stored and writes
+nothing more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from oslo_log import log as logging
+from sqlalchemy import exc as sa_exc
+
+from cyborg_lite import exception
+from cyborg_lite.conductor import reconcile, records
+from cyborg_lite.db import hosts as db_hosts
+from cyborg_lite.db import inventory as db_inventory
+from cyborg_lite.db import models
+from cyborg_lite.db.engine import Database
+
+LOG = logging.getLogger(__name__)
+
+# Attempts at a transaction that lost a race (deadlock, concurrent insert, generation).
+ATTEMPTS = 4
+
+T = TypeVar("T")
+Event = reconcile.Event
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What a report came to."""
+
+    applied: bool  # False when the digest was already stored (nothing written but liveness)
+    events: list[Event]
+
+
+def _lost_race(err: Exception) -> bool:
+    if isinstance(err, exception.ConcurrentUpdate | sa_exc.IntegrityError):
+        return True
+    if isinstance(err, sa_exc.DBAPIError):
+        code = getattr(err.orig, "pgcode", None)
+        text = str(err.orig).lower()
+        # PostgreSQL deadlock / serialization failure, MySQL 1213 / 1205, SQLite's lock.
+        return code in ("40P01", "40001") or any(
+            s in text for s in ("deadlock", "lock wait timeout", "database is locked")
+        )
+    return False
+
+
+def _retrying(what: str, attempt: Callable[[], T]) -> T:
+    for n in range(1, ATTEMPTS + 1):
+        try:
+            return attempt()
+        except Exception as err:
+            if n == ATTEMPTS or not _lost_race(err):
+                raise
+            LOG.info("%s lost a race (%s); attempt %d of %d", what, err, n + 1, ATTEMPTS)
+    raise AssertionError("unreachable")
+
+
+def parse_report(report: Mapping[str, Any]) -> tuple[str, str, dict[str, records.DeviceRec]]:
+    """``(hostname, digest, devices by stable id)`` of a report; Invalid when malformed."""
+    try:
+        hostname = str(report["host"])
+        digest = str(report["digest"])
+        devices = [records.from_report(hostname, d) for d in report.get("devices") or ()]
+    except (KeyError, TypeError, ValueError) as err:
+        raise exception.Invalid(f"Malformed inventory report: {type(err).__name__}: {err}") from err
+    by_id = {d.stable_id: d for d in devices}
+    if len(by_id) != len(devices):
+        raise exception.Invalid(f"Report from {hostname} names a device twice.")
+    names = [dep.name for d in devices for dep in d.deployables]
+    if len(set(names)) != len(names):
+        raise exception.Invalid(f"Report from {hostname} names a deployable twice.")
+    return hostname, digest, by_id
+
+
+def _driver_errors(report: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"driver": str(e.get("driver")), "error": str(e.get("error"))}
+        for e in report.get("driver_errors") or ()
+        if isinstance(e, Mapping)
+    ]
+
+
+def _arrive(
+    session: Any, hostname: str, now: dt.datetime, version: str | None
+) -> tuple[str | None, list[Event]]:
+    """Heartbeat (and row lock) for ``hostname``, creating it on first contact; returns the
+    digest SQL holds for it and the events."""
+    if not db_hosts.touch(session, hostname, now, version):
+        db_hosts.add(session, hostname, now, version)
+        return None, [("host.up", {"hostname": hostname, "new": True})]
+    # Read after the lock: another conductor's commit on this host is visible by now.
+    state, digest = db_hosts.state_and_digest(session, hostname)
+    if state == "down" and db_hosts.mark_up(session, hostname):
+        return digest, [("host.up", {"hostname": hostname, "new": False})]
+    return digest, []
+
+
+def receive_report(db: Database, report: Mapping[str, Any], now: dt.datetime) -> Outcome:
+    """Reconcile a full report; an already applied digest writes only the heartbeat."""
+    hostname, digest, devices = parse_report(report)
+    errors = _driver_errors(report)
+    failed = {e["driver"] for e in errors}
+    version = report.get("agent_version")
+
+    def attempt() -> Outcome:
+        with db.transaction() as session:
+            stored, events = _arrive(session, hostname, now, version)
+            if stored == digest:
+                return Outcome(False, events)
+            snapshot = db_inventory.load(session, hostname)
+            changes = reconcile.diff(snapshot.known, devices, failed_drivers=failed)
+            events += reconcile.apply(session, snapshot, changes)
+            db_hosts.set_report(session, hostname, digest, errors)
+        return Outcome(True, events)
+
+    return _retrying(f"Report from {hostname}", attempt)
+
+
+def receive_heartbeat(
+    db: Database, hostname: str, version: str | None, digest: str, now: dt.datetime
+) -> tuple[bool, list[Event]]:
+    """Record a heartbeat; ``(report wanted, events)``.
+
+    A report is wanted when the conductor does not hold the agent's digest: the host is new
+    to it, or a report was lost, or the database was restored.
+    """
+
+    def attempt() -> tuple[bool, list[Event]]:
+        with db.transaction() as session:
+            if not db_hosts.touch(session, hostname, now, version):
+                return True, []
+            state, stored = db_hosts.state_and_digest(session, hostname)
+            events: list[Event] = []
+            if state == "down" and db_hosts.mark_up(session, hostname):
+                events.append(("host.up", {"hostname": hostname, "new": False}))
+            return stored != digest, events
+
+    return _retrying(f"Heartbeat from {hostname}", attempt)
+
+
+def mark_silent_hosts_down(db: Database, now: dt.datetime, down_after: float) -> list[Event]:
+    """Mark down every up host silent for ``down_after`` seconds; its devices stay listed."""
+    cutoff = now - dt.timedelta(seconds=down_after)
+    with db.transaction() as session:
+        candidates = db_hosts.stale(session, cutoff)
+    events: list[Event] = []
+    for hostname in candidates:
+        # One short write transaction each: the conditional update decides who notifies.
+        with db.transaction() as session:
+            if db_hosts.mark_down(session, hostname, cutoff):
+                LOG.warning("Host %s missed heartbeats for %ss: marked down", hostname, down_after)
+                events.append(("host.down", {"hostname": hostname}))
+    return events
+
+
+def purge_released(db: Database) -> list[Event]:
+    """Delete devices kept only because an ARQ held them, once no ARQ does."""
+    with db.transaction() as session:
+        candidates = db_inventory.released_missing(session)
+    events: list[Event] = []
+    for device in candidates:
+        with db.transaction() as session:
+            if db_inventory.delete_if_released(session, device.id):
+                events.append(("device.removed", reconcile.device_payload(device)))
+    return events
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now, as stored."""
+    return models.utcnow()

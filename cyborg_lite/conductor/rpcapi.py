@@ -1,0 +1,63 @@
+"""Client side of the conductor's RPC API (topic ``cyborg-lite-conductor``).
+
+Agents call it to report their inventory and to say they are alive. Payloads are plain
+JSON-able dicts, so an agent and a conductor of different releases only need to agree on the
+version below.
+
+API version history:
+
+* 1.0 - Initial version: ``report_inventory(report)`` (call) returns
+  ``{"applied": bool, "events": int}``; ``heartbeat(host, agent_version, digest)`` (call)
+  returns ``{"report_wanted": bool}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oslo_messaging
+
+from cyborg_lite import rpc
+
+
+class ConductorAPI:
+    """The conductor RPC client; a method per endpoint of ``conductor.manager``."""
+
+    #: The newest version this client speaks.
+    RPC_API_VERSION = "1.0"
+
+    def __init__(
+        self,
+        transport: oslo_messaging.Transport,
+        *,
+        version_cap: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        # version_cap pins the client to what the oldest conductor understands during a
+        # rolling upgrade; no I/O happens here.
+        self.client = rpc.get_client(
+            transport,
+            rpc.CONDUCTOR_TOPIC,
+            self.RPC_API_VERSION,
+            version_cap=version_cap or self.RPC_API_VERSION,
+            timeout=timeout,
+        )
+
+    def report_inventory(self, context: Any, report: dict[str, Any]) -> dict[str, Any]:
+        """Send a host's full inventory report; the conductor reconciles it into SQL.
+
+        ``report`` holds ``host``, ``agent_version``, ``digest``, ``devices`` (each as
+        ``drivers.base.to_dict``) and ``driver_errors`` (``[{"driver", "error"}]``).
+        """
+        cctxt = self.client.prepare(version="1.0")
+        result: dict[str, Any] = cctxt.call(context, "report_inventory", report=report)
+        return result
+
+    def heartbeat(self, context: Any, host: str, agent_version: str, digest: str) -> dict[str, Any]:
+        """Say ``host`` is alive with inventory ``digest``; the answer says whether a full
+        report is wanted (the conductor does not hold that digest)."""
+        cctxt = self.client.prepare(version="1.0")
+        result: dict[str, Any] = cctxt.call(
+            context, "heartbeat", host=host, agent_version=agent_version, digest=digest
+        )
+        return result

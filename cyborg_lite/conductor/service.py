@@ -1,0 +1,78 @@
+"""The conductor service: its RPC server and the periodic liveness check, started and stopped
+together. ``cmd/conductor.py`` runs one per process; the all-in-one runs one in its worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+
+import oslo_messaging
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from cyborg_lite import rpc
+from cyborg_lite.conductor import inventory, manager
+from cyborg_lite.db.engine import Database
+
+LOG = logging.getLogger(__name__)
+
+
+class ConductorService:
+    """RPC server on ``cyborg-lite-conductor`` plus a thread marking silent hosts down."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        db: Database,
+        transport: oslo_messaging.Transport,
+        notifier: oslo_messaging.Notifier | None,
+        *,
+        clock: Callable[[], dt.datetime] = inventory.utcnow,
+    ) -> None:
+        self._conf = conf
+        self._db = db
+        self._notifier = notifier
+        self._clock = clock
+        self.manager = manager.ConductorManager(db, notifier, clock=clock)
+        self._server = rpc.get_server(transport, rpc.CONDUCTOR_TOPIC, conf.host, [self.manager])
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started_at: dt.datetime | None = None
+
+    def start(self) -> None:
+        """Start serving RPC and checking liveness."""
+        self._started_at = self._clock()
+        self._server.start()
+        self._thread = threading.Thread(target=self._loop, name="conductor-liveness", daemon=True)
+        self._thread.start()
+        LOG.info("Conductor serving topic %s as %s", rpc.CONDUCTOR_TOPIC, self._conf.host)
+
+    def check_liveness(self) -> list[inventory.Event]:
+        """One liveness pass: silent hosts down, released missing devices deleted; notifies."""
+        now = self._clock()
+        down_after = float(self._conf.conductor.host_down_after)
+        events: list[inventory.Event] = []
+        # A conductor that was itself stopped has heard nobody: give agents one full period
+        # to reach it before judging them, instead of marking the whole fleet down at start.
+        if self._started_at is None or (now - self._started_at).total_seconds() >= down_after:
+            events += inventory.mark_silent_hosts_down(self._db, now, down_after)
+        events += inventory.purge_released(self._db)
+        manager.notify(self._notifier, events)
+        return events
+
+    def _loop(self) -> None:
+        interval = float(self._conf.conductor.liveness_interval)
+        while not self._stop.wait(interval):
+            try:
+                self.check_liveness()
+            except Exception:  # a database hiccup must not end the loop
+                LOG.exception("Liveness check failed; trying again in %ss", interval)
+
+    def stop(self) -> None:
+        """Stop the loop and the RPC server, waiting for in-flight calls to finish."""
+        self._stop.set()
+        self._server.stop()
+        self._server.wait()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,175 @@
+"""Reader and writer functions for hosts: heartbeats, liveness, and the API's lists.
+
+Several conductors write these rows at once, so every state change is a conditional UPDATE
+whose row count says whether this writer made it (and so whether it should notify).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from cyborg_lite import exception
+from cyborg_lite.db import models
+
+FILTERS = ("state",)
+STATES = ("up", "down", "maintenance")
+
+
+def add(session: orm.Session, hostname: str, now: dt.datetime, agent_version: str | None) -> None:
+    """Insert a new host, up; a concurrent insert of the same name raises IntegrityError."""
+    session.add(
+        models.Host(hostname=hostname, state="up", last_heartbeat=now, agent_version=agent_version)
+    )
+    session.flush()
+
+
+def touch(session: orm.Session, hostname: str, now: dt.datetime, agent_version: str | None) -> bool:
+    """Record a heartbeat; False when the host is unknown.
+
+    Being an UPDATE, it also locks the host's row until the transaction ends, which is what
+    serialises two conductors reconciling the same host.
+    """
+    result = session.execute(
+        sa.update(models.Host)
+        .where(models.Host.hostname == hostname)
+        # A heartbeat is not a change of the host: updated_at keeps its value.
+        .values(last_heartbeat=now, agent_version=agent_version, updated_at=models.Host.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def mark_up(session: orm.Session, hostname: str) -> bool:
+    """Bring a down host back up; True only for the writer that did it."""
+    result = session.execute(
+        sa.update(models.Host)
+        .where(models.Host.hostname == hostname, models.Host.state == "down")
+        .values(state="up", updated_at=models.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def stale(session: orm.Session, cutoff: dt.datetime) -> list[str]:
+    """Hosts that are up but last heard from before ``cutoff``."""
+    return list(
+        session.scalars(
+            sa.select(models.Host.hostname).where(
+                models.Host.state == "up", models.Host.last_heartbeat < cutoff
+            )
+        )
+    )
+
+
+def mark_down(session: orm.Session, hostname: str, cutoff: dt.datetime) -> bool:
+    """Mark a silent host down; True only for the writer that did it (others see 0 rows)."""
+    result = session.execute(
+        sa.update(models.Host)
+        .where(
+            models.Host.hostname == hostname,
+            models.Host.state == "up",
+            models.Host.last_heartbeat < cutoff,
+        )
+        .values(state="down", updated_at=models.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def state_and_digest(session: orm.Session, hostname: str) -> tuple[str, str | None]:
+    """The host's state and the digest of the last report applied for it."""
+    row = session.execute(
+        sa.select(models.Host.state, models.Host.report_digest).where(
+            models.Host.hostname == hostname
+        )
+    ).one()
+    return row.state, row.report_digest
+
+
+def set_report(
+    session: orm.Session, hostname: str, digest: str, driver_errors: list[dict[str, str]]
+) -> None:
+    """Store the digest and driver errors of the report just applied."""
+    session.execute(
+        sa.update(models.Host)
+        .where(models.Host.hostname == hostname)
+        .values(report_digest=digest, driver_errors=json.dumps(driver_errors))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def list_hosts(
+    session: orm.Session,
+    filters: Mapping[str, str],
+    *,
+    limit: int | None = None,
+    marker: str | None = None,
+) -> list[models.Host]:
+    """Hosts matching ``state`` when given, by name, after the host named ``marker``."""
+    stmt = sa.select(models.Host).order_by(models.Host.hostname)
+    if "state" in filters:
+        stmt = stmt.where(models.Host.state == filters["state"])
+    if marker is not None:
+        if not exists(session, marker):
+            raise exception.Invalid(f"Marker {marker} not found.")
+        stmt = stmt.where(models.Host.hostname > marker)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def exists(session: orm.Session, hostname: str) -> bool:
+    """True when a host named ``hostname`` exists."""
+    return (
+        session.scalar(sa.select(models.Host.id).where(models.Host.hostname == hostname))
+        is not None
+    )
+
+
+def get_host(session: orm.Session, hostname: str) -> models.Host:
+    """The host named ``hostname``, or NotFound."""
+    host = session.scalar(sa.select(models.Host).where(models.Host.hostname == hostname))
+    if host is None:
+        raise exception.NotFound(f"Host not found with hostname={hostname}")
+    return host
+
+
+def states(session: orm.Session, hostnames: Collection[str]) -> dict[str, str]:
+    """The state of each named host (one query); hosts without a row are left out."""
+    if not hostnames:
+        return {}
+    rows = session.execute(
+        sa.select(models.Host.hostname, models.Host.state).where(
+            models.Host.hostname.in_(sorted(set(hostnames)))
+        )
+    )
+    return {row.hostname: row.state for row in rows}
+
+
+def device_counts(session: orm.Session, hostnames: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Per host: devices by type and how many are missing (one grouped query)."""
+    out: dict[str, dict[str, Any]] = {h: {"by_type": {}, "missing": 0} for h in hostnames}
+    if not hostnames:
+        return out
+    rows = session.execute(
+        sa.select(
+            models.Device.hostname,
+            models.Device.type,
+            models.Device.missing,
+            sa.func.count(models.Device.id),
+        )
+        .where(models.Device.hostname.in_(sorted(set(hostnames))))
+        .group_by(models.Device.hostname, models.Device.type, models.Device.missing)
+    )
+    for hostname, type_, missing, count in rows:
+        entry = out[hostname]
+        entry["by_type"][type_] = entry["by_type"].get(type_, 0) + count
+        if missing:
+            entry["missing"] += count
+    return out

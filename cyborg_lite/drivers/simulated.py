@@ -1,0 +1,376 @@
+"""The simulated driver: a configurable fleet of GPUs and FPGA cards that behaves like hardware.
+
+Its devices carry the same fields, resource classes and traits as the real drivers' (contract
+section 11.1), with identities derived from the host name and slot, so a host presents the same
+devices on every start. Firmware versions live in a state file under ``state_path`` and survive
+restarts, as flashed hardware would. ``flash()`` takes ``[simulated] flash_seconds``, fails at
+``[simulated] flash_failure_rate`` and appends every attempt to the ledger
+(``[simulated] ledger_path``).
+
+A flashed component whose activation is ``live`` or ``reset`` runs the new version at once (the
+agent resets the device as part of the flash); ``reboot`` and ``power_cycle`` leave it pending
+until the driver next starts, which is when a real host would have rebooted.
+
+Image files may start with a line ``CYBORG-LITE-SIMULATED-FIRMWARE component=C version=V``
+naming what they contain; any other file flashes as version ``sim-<first 12 hex of sha256>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from oslo_config import cfg
+
+from cyborg_lite.drivers import base
+
+# Device identities are uuid5 names in this namespace.
+NAMESPACE = uuid.UUID("7d0d6a51-3f7e-5b4e-9a43-6c1f0e2a9b10")
+IMAGE_HEADER = "CYBORG-LITE-SIMULATED-FIRMWARE"
+# Devices of one model sit on buses from this base, 16 buses per model in catalog order.
+_BUS_BASE = 0x10
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A card the simulator can present."""
+
+    type: str
+    vendor: str
+    product_id: str
+    name: str
+    controller: str
+    resource_class: str
+    traits: tuple[str, ...]
+    # (component, initial version, updatable, activation)
+    firmware: tuple[tuple[str, str, bool, str], ...]
+
+
+def _nvidia(pid: str, name: str, vbios: str) -> Model:
+    return Model(
+        "GPU",
+        "10de",
+        pid,
+        name,
+        "3D controller",
+        "PGPU",
+        ("OWNER_CYBORG", f"CUSTOM_NVIDIA_{pid.upper()}"),
+        (("vbios", vbios, True, "reset"), ("inforom", "G520.0200.00.05", False, "reset")),
+    )
+
+
+def _amd(pid: str, name: str, vbios: str) -> Model:
+    return Model(
+        "GPU",
+        "1002",
+        pid,
+        name,
+        "Processing accelerators",
+        "PGPU",
+        ("OWNER_CYBORG", f"CUSTOM_AMD_{pid.upper()}"),
+        (("vbios", vbios, True, "reset"), ("psp_sos", "00.36.00.76", False, "reboot")),
+    )
+
+
+CATALOG: dict[str, Model] = {
+    "nvidia-h100": _nvidia("2330", "NVIDIA H100 80GB HBM3", "96.00.99.00.01"),
+    "nvidia-a100": _nvidia("20b5", "NVIDIA A100 80GB PCIe", "92.00.90.00.01"),
+    "nvidia-t4": _nvidia("1eb8", "Tesla T4", "90.04.96.00.02"),
+    "amd-mi300x": _amd("74a1", "AMD Instinct MI300X", "113-M3000100-104"),
+    "amd-mi210": _amd("740f", "AMD Instinct MI210", "113-D67301-063"),
+    "intel-n6001": Model(
+        "FPGA",
+        "8086",
+        "bcce",
+        "Intel FPGA SmartNIC N6001-PL",
+        "Processing accelerators",
+        "FPGA",
+        ("CUSTOM_FPGA_INTEL", "CUSTOM_FPGA_INTEL_N6001"),
+        (("fpga_shell", "ofs-2024.2-1", True, "reset"), ("fpga_bmc", "3.15.2", True, "reboot")),
+    ),
+    "intel-pac-a10": Model(
+        "FPGA",
+        "8086",
+        "09c4",
+        "Intel PAC Arria 10 GX",
+        "Processing accelerators",
+        "FPGA",
+        ("CUSTOM_FPGA_INTEL", "CUSTOM_FPGA_INTEL_PAC_ARRIA10"),
+        (("fpga_shell", "1.2.1", True, "reset"), ("fpga_bmc", "26.0.0", True, "reboot")),
+    ),
+    "xilinx-u280": Model(
+        "FPGA",
+        "10ee",
+        "500c",
+        "Xilinx Alveo U280",
+        "Processing accelerators",
+        "FPGA",
+        ("CUSTOM_FPGA_XILINX", "CUSTOM_FPGA_PRODUCT_ID_500C"),
+        (("fpga_shell", "1.0.202210", True, "reset"), ("fpga_bmc", "4.3.27", True, "reboot")),
+    ),
+    "xilinx-u250": Model(
+        "FPGA",
+        "10ee",
+        "5004",
+        "Xilinx Alveo U250",
+        "Processing accelerators",
+        "FPGA",
+        ("CUSTOM_FPGA_XILINX", "CUSTOM_FPGA_PRODUCT_ID_5004"),
+        (("fpga_shell", "1.0.202210", True, "reset"), ("fpga_bmc", "4.3.27", True, "reboot")),
+    ),
+}
+# 16 buses of 32 slots per model.
+MAX_PER_MODEL = 16 * 32
+
+
+def parse_fleet(items: list[str]) -> list[tuple[str, int]]:
+    """``["nvidia-h100:2", ...]`` as ``[(model, count)]``; ValueError names a bad item."""
+    fleet = []
+    for item in items:
+        key, _, count = item.strip().partition(":")
+        if key not in CATALOG:
+            raise ValueError(f"unknown simulated model {key!r}; known: {sorted(CATALOG)}")
+        n = int(count) if count else 1
+        if not 0 <= n <= MAX_PER_MODEL:
+            raise ValueError(f"{item!r}: count must be 0 to {MAX_PER_MODEL}")
+        fleet.append((key, n))
+    return fleet
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SimulatedDriver(base.Driver):
+    """A driver whose devices exist only in configuration and a state file."""
+
+    name: ClassVar[str] = "simulated"
+    max_parallel_flashes: ClassVar[int] = 4
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        now: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        super().__init__(conf)
+        self.host = str(conf.host)
+        self._sleep = sleep
+        self._rng = rng or random.Random()  # noqa: S311 - failure injection, not security
+        self._now = now
+        self._lock = threading.Lock()
+        self._state: dict[str, dict[str, dict[str, Any]]] | None = None
+        self._saved = ""  # the state file's content as last written or read
+        folder = os.path.join(conf.state_path, "simulated")
+        self.state_file = os.path.join(folder, f"{self.host}.json")
+        self.ledger_path = conf.simulated.ledger_path or os.path.join(folder, "flash-ledger.jsonl")
+
+    # --- discovery ------------------------------------------------------------------------
+
+    def discover(self) -> list[base.Device]:
+        """The configured fleet, with firmware versions from the state file."""
+        fleet = parse_fleet(list(self.conf.simulated.devices))
+        with self._lock:
+            state = self._load_state()
+            devices = [self._device(key, n, state) for key, count in fleet for n in range(count)]
+            self._save_state(state)
+        return devices
+
+    def identity(self, model: str, n: int) -> str:
+        """The stable id of the ``n``-th ``model`` card on this host."""
+        return str(uuid.uuid5(NAMESPACE, f"{self.host}/{model}/{n}"))
+
+    @staticmethod
+    def pci_address(model: str, n: int) -> str:
+        """Where the ``n``-th ``model`` card sits: fixed per model, so fleets can grow."""
+        index = list(CATALOG).index(model)
+        bus = _BUS_BASE + index * 16 + n // 32
+        return f"0000:{bus:02x}:{n % 32:02x}.0"
+
+    def _device(self, key: str, n: int, state: dict[str, dict[str, dict[str, Any]]]) -> base.Device:
+        model = CATALOG[key]
+        stable_id = self.identity(key, n)
+        address = self.pci_address(key, n)
+        fw_state = state.setdefault(stable_id, {})
+        firmware = []
+        for component, version, updatable, activation in model.firmware:
+            entry = fw_state.setdefault(component, {"version": version, "pending_version": None})
+            firmware.append(
+                base.FirmwareComponent(
+                    component=component,
+                    version=entry["version"],
+                    updatable=updatable,
+                    activation=activation,
+                    pending_version=entry.get("pending_version"),
+                )
+            )
+        serial = hashlib.sha256(stable_id.encode()).hexdigest()[:12].upper()
+        vendor_info = {"serial": f"SIM{serial}", "simulated": "true"}
+        if model.vendor == "10de":
+            vendor_info["uuid"] = f"GPU-{stable_id}"
+        return base.Device(
+            stable_id=stable_id,
+            type=model.type,
+            vendor=model.vendor,
+            model=model.name,
+            driver=self.name,
+            pci_address=address,
+            std_board_info={"product_id": model.product_id, "controller": model.controller},
+            vendor_board_info=vendor_info,
+            numa_node=n % 2,
+            deployables=(
+                base.Deployable(
+                    name=f"{key}-{n}",
+                    resource_class=model.resource_class,
+                    traits=model.traits,
+                    attach_handles=(base.AttachHandle("PCI", address),),
+                ),
+            ),
+            firmware=tuple(firmware),
+        )
+
+    # --- state ----------------------------------------------------------------------------
+
+    def _load_state(self) -> dict[str, dict[str, dict[str, Any]]]:
+        if self._state is None:
+            try:
+                with open(self.state_file, encoding="utf-8") as f:
+                    self._state = dict(json.load(f)["devices"])
+            except FileNotFoundError:
+                self._state = {}
+            # Loading the state is this driver's "boot": what waited for a reboot is active.
+            for components in self._state.values():
+                for entry in components.values():
+                    if entry.get("pending_version"):
+                        entry["version"], entry["pending_version"] = entry["pending_version"], None
+        return self._state
+
+    def _save_state(self, state: dict[str, dict[str, dict[str, Any]]]) -> None:
+        text = json.dumps({"host": self.host, "devices": state}, indent=1, sort_keys=True)
+        if text == self._saved:
+            return  # discovery runs often; rewrite the file only when something changed
+        os.makedirs(os.path.dirname(self.state_file), exist_ok=True)
+        tmp = f"{self.state_file}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, self.state_file)  # atomic: a crash leaves the old or the new file
+        self._saved = text
+
+    # --- flashing -------------------------------------------------------------------------
+
+    def flash(
+        self,
+        device: base.Device,
+        component: str,
+        image_path: str,
+        timeout: float,
+        *,
+        expected_version: str | None = None,
+    ) -> base.FlashResult:
+        """Simulate writing ``image_path`` to ``component``; every attempt goes to the ledger.
+
+        The new version is the image's header line's, else the catalog's ``expected_version``
+        (what a real image would carry inside), else one derived from the image's digest.
+        """
+        started = self._now()
+        current = next((f for f in device.firmware if f.component == component), None)
+        old = current.version if current else None
+        sha256, image_version, image_component = "", None, None
+        try:
+            sha256, image_version, image_component = _read_image(image_path, expected_version)
+        except OSError as err:
+            result = base.FlashResult(False, error_code="unknown", message=f"image: {err}")
+        else:
+            result = self._write(device, current, image_component, image_version, timeout)
+        entry = {
+            "host": self.host,
+            "device": device.stable_id,
+            "pci_address": device.pci_address,
+            "component": component,
+            "image_sha256": sha256,
+            "old_version": old,
+            "new_version": image_version,
+            "version_after": result.version,
+            "result": "ok" if result.ok else result.error_code,
+            "started_at": started.isoformat(),
+            "finished_at": self._now().isoformat(),
+        }
+        os.makedirs(os.path.dirname(os.path.abspath(self.ledger_path)), exist_ok=True)
+        # One write of one line in append mode: lines from several agents do not interleave.
+        with self._lock, open(self.ledger_path, "a", encoding="utf-8") as ledger:
+            ledger.write(json.dumps(entry, sort_keys=True) + "\n")
+        return result
+
+    def _write(
+        self,
+        device: base.Device,
+        current: base.FirmwareComponent | None,
+        image_component: str | None,
+        image_version: str | None,
+        timeout: float,
+    ) -> base.FlashResult:
+        if current is None or (image_component and image_component != current.component):
+            return base.FlashResult(
+                False,
+                error_code="incompatible-image",
+                message=f"image is for {image_component!r}, not {current and current.component!r}",
+            )
+        if not current.updatable:
+            return base.FlashResult(
+                False, error_code="unsupported", message=f"{current.component} is read-only"
+            )
+        seconds = float(self.conf.simulated.flash_seconds)
+        if seconds > timeout:
+            self._sleep(timeout)
+            return base.FlashResult(False, error_code="timeout", message=f"over {timeout}s")
+        self._sleep(seconds)
+        if self._rng.random() < float(self.conf.simulated.flash_failure_rate):
+            return base.FlashResult(
+                False, version=current.version, error_code="hw-error", message="injected failure"
+            )
+        assert image_version is not None
+        immediate = current.activation in ("live", "reset")
+        with self._lock:
+            state = self._load_state()
+            entry = state.setdefault(device.stable_id, {}).setdefault(
+                current.component, {"version": current.version, "pending_version": None}
+            )
+            if immediate:
+                entry["version"], entry["pending_version"] = image_version, None
+            else:
+                entry["pending_version"] = image_version
+            self._save_state(state)
+        return base.FlashResult(
+            True,
+            version=image_version if immediate else current.version,
+            activation_pending=not immediate,
+        )
+
+
+def _read_image(path: str, expected_version: str | None = None) -> tuple[str, str, str | None]:
+    """``(sha256, version, component or None)`` of an image file."""
+    digest = hashlib.sha256()
+    first = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            if not first:
+                first = chunk[:512]
+            digest.update(chunk)
+    sha = digest.hexdigest()
+    line = first.split(b"\n", 1)[0].decode("utf-8", "replace")
+    if line.startswith(IMAGE_HEADER):
+        fields = dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
+        if "version" in fields:
+            return sha, fields["version"], fields.get("component")
+    return sha, expected_version or f"sim-{sha[:12]}", None
