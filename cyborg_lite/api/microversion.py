@@ -18,6 +18,7 @@ VERSIONS: list[tuple[int, int]] = [
     (2, 1),  # ARQ bind PATCH accepts a /project_id op (admin only).
     (2, 2),  # GET /v2/device_profiles/{name} accepts a name as well as a uuid.
     (2, 3),  # Devices carry `status` (enabled | maintaining).
+    (2, 4),  # cyborg-lite's additions: hosts, firmware images, device firmware, rollouts.
 ]
 
 MIN = VERSIONS[0]

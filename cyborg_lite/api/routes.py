@@ -7,7 +7,7 @@ Trailing slashes are stripped before routing (``app.py``), so ``/v2/devices/`` m
 
 from __future__ import annotations
 
-from cyborg_lite.api.resources import devices, health, versions
+from cyborg_lite.api.resources import devices, firmware_images, health, versions
 
 ROUTES: list[tuple[str, type, str | None]] = [
     ("/", versions.Root, None),
@@ -17,4 +17,7 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/devices/{uuid}", devices.Devices, "item"),
     ("/v2/devices/{uuid}/disable", devices.Devices, "disable"),
     ("/v2/devices/{uuid}/enable", devices.Devices, "enable"),
+    ("/v2/firmware_images", firmware_images.FirmwareImages, None),
+    ("/v2/firmware_images/{uuid}", firmware_images.FirmwareImages, "item"),
+    ("/v2/firmware_images/{uuid}/file", firmware_images.FirmwareImages, "file"),
 ]

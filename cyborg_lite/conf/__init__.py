@@ -13,7 +13,7 @@ from oslo_log import log as logging
 from oslo_policy import opts as policy_opts
 
 from cyborg_lite import __version__
-from cyborg_lite.conf import agent, api, database, default
+from cyborg_lite.conf import agent, api, database, default, firmware
 
 # Modules that register an option group. Later issues append theirs here.
 _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
@@ -21,6 +21,7 @@ _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
     api.register,
     database.register,
     agent.register,
+    firmware.register,
 ]
 
 

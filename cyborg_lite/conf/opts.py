@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from oslo_config import cfg
 
-from cyborg_lite.conf import agent, api, database, default
+from cyborg_lite.conf import agent, api, database, default, firmware
 
 
 def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
@@ -16,6 +16,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (api.GROUP, api.OPTS),
         (database.GROUP, database.OPTS),
         (agent.GROUP, agent.OPTS),
+        (firmware.GROUP, firmware.OPTS),
     ]
 
 

@@ -191,3 +191,31 @@ class AcceleratorRequest(TimestampMixin, Base):
     attach_handle_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("attach_handles.id", ondelete="SET NULL"), index=True
     )
+
+
+class FirmwareImage(TimestampMixin, Base):
+    """A firmware image in the catalog: metadata, compatibility, and where its bytes are.
+
+    ``status`` is ``queued`` until its bytes are uploaded and verified, then ``active``.
+    """
+
+    __tablename__ = "firmware_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    vendor: Mapped[str] = mapped_column(sa.String(4), index=True)
+    component: Mapped[str] = mapped_column(sa.String(64), index=True)
+    version: Mapped[str] = mapped_column(sa.String(64))
+    # JSON lists: PCI device ids ("2330") and board models the image fits.
+    device_ids: Mapped[str] = mapped_column(sa.Text, default="[]")
+    models: Mapped[str] = mapped_column(sa.Text, default="[]")
+    min_version: Mapped[str | None] = mapped_column(sa.String(64))
+    # The operator's expected sha256 until upload, then the verified one.
+    sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    signature: Mapped[str | None] = mapped_column(sa.Text)
+    signed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    created_by_user: Mapped[str | None] = mapped_column(sa.String(255))
+    created_by_project: Mapped[str | None] = mapped_column(sa.String(255))

@@ -17,10 +17,11 @@ from cyborg_lite.api.policies import (
     deployables,
     device_profiles,
     devices,
+    firmware_images,
 )
 
 # Modules contributing rules. Later issues append theirs here.
-_MODULES = [base, devices, deployables, attributes, device_profiles, arqs]
+_MODULES = [base, devices, deployables, attributes, device_profiles, arqs, firmware_images]
 
 
 def list_rules() -> list[policy.RuleDefault]:

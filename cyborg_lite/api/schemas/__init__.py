@@ -1,0 +1,1 @@
+"""Request schemas (JSON Schema dicts), one module per noun."""
