@@ -7,7 +7,14 @@ Trailing slashes are stripped before routing (``app.py``), so ``/v2/devices/`` m
 
 from __future__ import annotations
 
-from cyborg_lite.api.resources import devices, firmware_images, health, versions
+from cyborg_lite.api.resources import (
+    device_firmware,
+    devices,
+    firmware_images,
+    health,
+    rollouts,
+    versions,
+)
 
 ROUTES: list[tuple[str, type, str | None]] = [
     ("/", versions.Root, None),
@@ -20,4 +27,9 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/firmware_images", firmware_images.FirmwareImages, None),
     ("/v2/firmware_images/{uuid}", firmware_images.FirmwareImages, "item"),
     ("/v2/firmware_images/{uuid}/file", firmware_images.FirmwareImages, "file"),
+    ("/v2/devices/{uuid}/firmware", device_firmware.DeviceFirmware, None),
+    ("/v2/firmware_rollouts", rollouts.Rollouts, None),
+    ("/v2/firmware_rollouts/{uuid}", rollouts.Rollouts, "item"),
+    ("/v2/firmware_rollouts/{uuid}/jobs", rollouts.Rollouts, "jobs"),
+    ("/v2/firmware_rollouts/{uuid}/action", rollouts.Rollouts, "action"),
 ]

@@ -18,10 +18,20 @@ from cyborg_lite.api.policies import (
     device_profiles,
     devices,
     firmware_images,
+    rollouts,
 )
 
 # Modules contributing rules. Later issues append theirs here.
-_MODULES = [base, devices, deployables, attributes, device_profiles, arqs, firmware_images]
+_MODULES = [
+    base,
+    devices,
+    deployables,
+    attributes,
+    device_profiles,
+    arqs,
+    firmware_images,
+    rollouts,
+]
 
 
 def list_rules() -> list[policy.RuleDefault]:

@@ -20,6 +20,7 @@ from cyborg_lite.api.schemas import firmware_images as schema
 from cyborg_lite.api.services import Services
 from cyborg_lite.db import firmware_images as db_images
 from cyborg_lite.db import models
+from cyborg_lite.db import rollouts as db_rollouts
 from cyborg_lite.firmware import signing, store
 
 VERSION = (2, 4)
@@ -130,7 +131,14 @@ class FirmwareImages:
         """Delete an image and, when no other image shares them, its bytes."""
         self._begin(req, rules.DELETE)
         with self._s.db.transaction() as session:
-            image = db_images.delete(session, validation.uuid(uuid))
+            image = db_images.get(session, validation.uuid(uuid))
+            users = db_rollouts.unfinished_using_image(session, image.id)
+            if users:
+                raise exception.Conflict(
+                    f"Firmware image {image.uuid} is used by unfinished rollout(s) "
+                    f"{', '.join(users)}; abort them or let them finish first."
+                )
+            image = db_images.delete(session, image.uuid)
         if image.status == "active" and image.sha256:
             with self._s.db.transaction() as session:
                 self._store.remove(image.sha256, lambda d: db_images.digest_in_use(session, d))
