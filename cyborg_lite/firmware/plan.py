@@ -4,7 +4,9 @@ Pure: it takes plain candidate records (read from SQL by the caller) and returns
 dry run and the real run produce the same waves from the same inventory. The order is
 deterministic: canaries first (one device of each distinct model before a second of any), then
 hosts in an order fixed by a hash of their names, a host's devices kept together so a host that
-must reset or reboot does so within one wave.
+must reset or reboot does so within one wave. Within a wave the devices are then dealt out
+round-robin across its hosts, so the engine's next startable job (per-host limits) is near the
+front of the wave rather than behind every device of a busy host.
 """
 
 from __future__ import annotations
@@ -194,6 +196,18 @@ def order(candidates: Iterable[Candidate], canary: int) -> tuple[list[Candidate]
     return picked + [c for c in ordered if c.uuid not in chosen], len(picked)
 
 
+def interleave(wave: Sequence[Candidate]) -> tuple[Candidate, ...]:
+    """The wave's devices dealt round-robin across hosts, keeping each host's own order."""
+    by_host: dict[str, list[Candidate]] = {}
+    for c in wave:
+        by_host.setdefault(c.hostname, []).append(c)
+    columns = list(by_host.values())
+    out: list[Candidate] = []
+    for i in range(max((len(c) for c in columns), default=0)):
+        out.extend(col[i] for col in columns if i < len(col))
+    return tuple(out)
+
+
 def build(
     candidates: Iterable[Candidate],
     image: Image,
@@ -216,7 +230,7 @@ def build(
     waves: list[tuple[Candidate, ...]] = []
     start = 0
     for size in sizes:
-        waves.append(tuple(ordered[start : start + size]))
+        waves.append(interleave(ordered[start : start + size]))
         start += size
     excluded.sort(key=lambda e: (e.hostname, e.uuid))
     return Plan(waves=tuple(waves), excluded=tuple(excluded), canary=canaries > 0)

@@ -194,7 +194,8 @@ def test_rollback_needs_the_previous_image(client, db):
     assert created["image_uuid"] == old_image
     assert created["target_version"] == OLD
     assert created["total"] == 2
-    assert created["selector"] == {"device_uuids": [d["device_uuid"] for d in fleet]}
+    assert list(created["selector"]) == ["device_uuids"]
+    assert sorted(created["selector"]["device_uuids"]) == sorted(d["device_uuid"] for d in fleet)
 
     history = client.simulate_get(
         f"/v2/devices/{fleet[0]['device_uuid']}/firmware", headers=V24

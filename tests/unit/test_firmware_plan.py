@@ -64,6 +64,11 @@ def test_deterministic_and_hosts_kept_together():
         for c in wave:
             waves_of_host[c.hostname].add(n)
     assert all(len(w) == 1 for w in waves_of_host.values())
+    # Within a wave, dispatch order deals hosts round-robin: no host twice in a row.
+    for wave in first.waves:
+        hosts = [c.hostname for c in wave]
+        first_round = hosts[: len(set(hosts))]
+        assert len(set(first_round)) == len(first_round)
 
 
 def test_canaries_cover_every_model_first():
