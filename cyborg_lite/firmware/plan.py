@@ -178,20 +178,27 @@ def order(candidates: Iterable[Candidate], canary: int) -> tuple[list[Candidate]
     ordered = sorted(candidates, key=lambda c: (_host_order(c.hostname), c.hostname, c.uuid))
     if canary <= 0 or not ordered:
         return ordered, 0
-    # Canaries: cover every model once before taking a second device of any model.
+    # Canaries: cover every model once before taking a second device of any model, and
+    # spread over as many hosts as possible (one bad host must not be the whole sample).
     picked: list[Candidate] = []
-    seen_models: set[str] = set()
-    for c in ordered:
-        if len(picked) == canary:
-            break
-        if c.model not in seen_models:
-            picked.append(c)
-            seen_models.add(c.model)
-    for c in ordered:
-        if len(picked) == canary:
-            break
-        if c not in picked:
-            picked.append(c)
+    taken: set[str] = set()
+    models_seen: set[str] = set()
+    hosts_seen: set[str] = set()
+    passes = (
+        lambda c: c.model not in models_seen and c.hostname not in hosts_seen,
+        lambda c: c.model not in models_seen,
+        lambda c: c.hostname not in hosts_seen,
+        lambda c: True,
+    )
+    for wanted in passes:
+        for c in ordered:
+            if len(picked) == canary:
+                break
+            if c.uuid not in taken and wanted(c):
+                picked.append(c)
+                taken.add(c.uuid)
+                models_seen.add(c.model)
+                hosts_seen.add(c.hostname)
     chosen = {c.uuid for c in picked}
     return picked + [c for c in ordered if c.uuid not in chosen], len(picked)
 
