@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from cyborg_lite import exception
@@ -184,7 +184,7 @@ def order(candidates: Iterable[Candidate], canary: int) -> tuple[list[Candidate]
     taken: set[str] = set()
     models_seen: set[str] = set()
     hosts_seen: set[str] = set()
-    passes = (
+    passes: tuple[Callable[[Candidate], bool], ...] = (
         lambda c: c.model not in models_seen and c.hostname not in hosts_seen,
         lambda c: c.model not in models_seen,
         lambda c: c.hostname not in hosts_seen,
