@@ -16,12 +16,19 @@ from cyborg_lite import context
 from cyborg_lite.api import microversion
 
 REQUEST_ID_HEADER = "x-openstack-request-id"
+# Where an outer WSGI layer (api/wsgi.py) leaves the id it assigned.
+ENVIRON_REQUEST_ID = "cyborg_lite.request_id"
 _REQ_ID_RE = re.compile(r"^req-[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 # Paths served without authentication (keystoneauth's discovery reads the version documents).
 PUBLIC_PATHS = frozenset({"/", "/v2", "/v2/", "/healthcheck", "/v2/openapi.json"})
 # First path segments that are not API resources and so are not rerouted under /v2.
 _UNVERSIONED_OK = frozenset({"", "v2", "healthcheck", "metrics"})
+
+
+def new_request_id() -> str:
+    """A fresh ``req-<uuid4>``."""
+    return f"req-{uuid.uuid4()}"
 
 
 class RequestId:
@@ -33,7 +40,7 @@ class RequestId:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Set ``req.context.request_id`` and ``global_request_id`` and the response header."""
-        request_id = f"req-{uuid.uuid4()}"
+        request_id = req.env.get(ENVIRON_REQUEST_ID) or new_request_id()
         inbound = req.get_header("X-OpenStack-Request-ID")
         req.context.request_id = request_id
         req.context.global_request_id = inbound if inbound and _REQ_ID_RE.match(inbound) else None

@@ -8,10 +8,15 @@ Trailing slashes are stripped before routing (``app.py``), so ``/v2/devices/`` m
 from __future__ import annotations
 
 from cyborg_lite.api.resources import (
+    arqs,
+    attributes,
+    deployables,
     device_firmware,
+    device_profiles,
     devices,
     firmware_images,
     health,
+    openapi,
     rollouts,
     versions,
 )
@@ -24,6 +29,16 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/devices/{uuid}", devices.Devices, "item"),
     ("/v2/devices/{uuid}/disable", devices.Devices, "disable"),
     ("/v2/devices/{uuid}/enable", devices.Devices, "enable"),
+    ("/v2/deployables", deployables.Deployables, None),
+    ("/v2/deployables/{uuid}", deployables.Deployables, "item"),
+    ("/v2/deployables/{uuid}/program", deployables.Deployables, "program"),
+    ("/v2/attributes", attributes.Attributes, None),
+    ("/v2/attributes/{uuid}", attributes.Attributes, "item"),
+    ("/v2/openapi.json", openapi.OpenApi, None),
+    ("/v2/device_profiles", device_profiles.DeviceProfiles, None),
+    ("/v2/device_profiles/{value}", device_profiles.DeviceProfiles, "item"),
+    ("/v2/accelerator_requests", arqs.Arqs, None),
+    ("/v2/accelerator_requests/{uuid}", arqs.Arqs, "item"),
     ("/v2/firmware_images", firmware_images.FirmwareImages, None),
     ("/v2/firmware_images/{uuid}", firmware_images.FirmwareImages, "item"),
     ("/v2/firmware_images/{uuid}/file", firmware_images.FirmwareImages, "file"),

@@ -37,6 +37,26 @@ class PublicPathDispatcher:
         return self._protected(environ, start_response)
 
 
+class RequestIdWrapper:
+    """Gives every request its id before anything else runs, so responses produced outside
+    falcon (keystonemiddleware's 401) carry ``x-openstack-request-id`` too. The falcon
+    ``RequestId`` middleware reuses the id found in the environ."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self._app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Assign the id and make sure the response carries it."""
+        request_id = environ.setdefault(middleware.ENVIRON_REQUEST_ID, middleware.new_request_id())
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if not any(k.lower() == middleware.REQUEST_ID_HEADER for k, _ in headers):
+                headers.append((middleware.REQUEST_ID_HEADER, request_id))
+            return start_response(status, headers, exc_info)
+
+        return self._app(environ, start)
+
+
 def wrap_auth(conf: cfg.ConfigOpts, app: WSGIApp) -> WSGIApp:
     """Put keystonemiddleware's ``auth_token`` in front of ``app`` when configured."""
     if conf.api.auth_strategy != "keystone":
@@ -44,7 +64,7 @@ def wrap_auth(conf: cfg.ConfigOpts, app: WSGIApp) -> WSGIApp:
     from keystonemiddleware import auth_token
 
     protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
-    return PublicPathDispatcher(app, protected)
+    return RequestIdWrapper(PublicPathDispatcher(app, protected))
 
 
 def build(conf: cfg.ConfigOpts, *, conductor: Any = None, placement: Any = None) -> WSGIApp:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from oslo_config import cfg
+from oslo_policy import opts as policy_opts
 
 from cyborg_lite.conf import agent, api, database, default, firmware
 
@@ -20,5 +21,9 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
     ]
 
 
-def set_defaults(conf: cfg.ConfigOpts) -> None:
-    """Hook for oslo-config-generator's ``oslo.config.opts.defaults``: nothing to override."""
+def set_defaults() -> None:
+    """Hook for oslo-config-generator's ``oslo.config.opts.defaults`` (called with no
+    arguments): the library defaults cyborg-lite changes, so the sample shows them."""
+    # oslo.policy keeps its option defaults on module-level Opt objects; setting them through
+    # a throwaway ConfigOpts changes what the generator prints, as register_all does at run time.
+    policy_opts.set_defaults(cfg.ConfigOpts(), enforce_new_defaults=True)

@@ -1,1 +1,1 @@
-"""Request schemas (JSON Schema dicts), one module per noun."""
+"""Request body schemas: plain JSON Schema dicts, one module per noun."""

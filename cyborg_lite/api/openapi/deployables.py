@@ -1,0 +1,140 @@
+"""OpenAPI for ``/v2/deployables``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cyborg_lite.api.openapi.common import (
+    NEXT_LINK_HEADER,
+    PAGING,
+    errors,
+    json_response,
+    operation,
+    ref,
+    uuid_path,
+)
+from cyborg_lite.api.policies import deployables as rules
+
+_NULLABLE_INT = {"type": "integer", "nullable": True}
+_NULLABLE_S = {"type": "string", "nullable": True}
+
+SCHEMAS: dict[str, Any] = {
+    "Deployable": {
+        "type": "object",
+        "properties": {
+            "uuid": {"type": "string", "format": "uuid"},
+            "name": {"type": "string", "description": "Globally unique."},
+            "num_accelerators": {"type": "integer", "minimum": 0},
+            "device_id": {"type": "integer", "description": "The device's internal id."},
+            "parent_id": _NULLABLE_INT,
+            "root_id": _NULLABLE_INT,
+            "attributes_list": {
+                "type": "string",
+                "description": "A JSON-encoded list of single-key objects, as Cyborg writes it.",
+                "example": '[{"rc": "PGPU"}, {"trait0": "OWNER_CYBORG"}]',
+            },
+            "rp_uuid": {**_NULLABLE_S, "description": "The child resource provider's uuid."},
+            "driver_name": _NULLABLE_S,
+            "bitstream_id": {**_NULLABLE_S, "description": "The loaded FPGA bitstream's image."},
+            "links": {**ref("Links"), "description": "`self` and `bookmark`."},
+            "created_at": ref("Timestamp"),
+            "updated_at": ref("Timestamp"),
+        },
+        "required": [
+            "uuid",
+            "name",
+            "num_accelerators",
+            "device_id",
+            "parent_id",
+            "root_id",
+            "attributes_list",
+            "rp_uuid",
+            "driver_name",
+            "bitstream_id",
+            "links",
+            "created_at",
+            "updated_at",
+        ],
+        "additionalProperties": False,
+    },
+    "DeployableList": {
+        "type": "object",
+        "properties": {"deployables": {"type": "array", "items": ref("Deployable")}},
+        "required": ["deployables"],
+        "additionalProperties": False,
+    },
+    "ProgramPatch": {
+        "type": "array",
+        "description": "A JSON patch on `/program`; only the first operation's first image is "
+        "used.",
+        "minItems": 1,
+        "items": {
+            "type": "object",
+            "properties": {
+                "op": {"type": "string", "enum": ["add", "replace", "remove"]},
+                "path": {"type": "string", "enum": ["/program"]},
+                "value": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "properties": {"image_uuid": {"type": "string", "format": "uuid"}},
+                        "required": ["image_uuid"],
+                    },
+                },
+            },
+            "required": ["op", "path", "value"],
+        },
+        "example": [
+            {
+                "path": "/program",
+                "op": "replace",
+                "value": [{"image_uuid": "9f3a2c1e-7b4d-4e8a-9c0f-2d1b3a4c5e6f"}],
+            }
+        ],
+    },
+}
+
+_ITEM = [uuid_path(description="The deployable's uuid.")]
+_TAG = "deployables"
+
+PATHS: dict[str, Any] = {
+    "/v2/deployables": {
+        "get": operation(
+            "List deployables.",
+            _TAG,
+            {
+                "200": json_response("The deployables.", ref("DeployableList"), NEXT_LINK_HEADER),
+                **errors(400, 403, 406),
+            },
+            parameters=PAGING,
+            policy=rules.GET_ALL,
+        )
+    },
+    "/v2/deployables/{uuid}": {
+        "get": operation(
+            "Show a deployable.",
+            _TAG,
+            {
+                "200": json_response("The deployable.", ref("Deployable")),
+                **errors(400, 403, 404, 406),
+            },
+            parameters=_ITEM,
+            policy=rules.GET_ONE,
+        )
+    },
+    "/v2/deployables/{uuid}/program": {
+        "patch": operation(
+            "Program an FPGA region with a bitstream image.",
+            _TAG,
+            {
+                "200": json_response("The deployable, programmed.", ref("Deployable")),
+                **errors(400, 403, 404, 406, 409),
+            },
+            parameters=_ITEM,
+            body=ref("ProgramPatch"),
+            policy=rules.PROGRAM,
+            notes="No driver supports programming yet: a valid request by an admin gets 409.",
+        )
+    },
+}

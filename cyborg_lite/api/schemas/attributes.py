@@ -1,0 +1,28 @@
+"""Request schemas for attributes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_UUID_PATTERN = "^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$"
+
+CREATE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        # Cyborg documents the deployable's internal id; python-cyborgclient sends its uuid.
+        "deployable_id": {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": _UUID_PATTERN},
+            ]
+        },
+        "key": {"type": "string", "minLength": 1, "maxLength": 255},
+        "value": {"type": "string", "maxLength": 255},
+    },
+    "required": ["deployable_id", "key", "value"],
+    "additionalProperties": False,
+}
+
+# POST /v2/attributes takes CREATE itself, or wrapped as {"attribute": CREATE} as
+# openstacksdk sends it; the resource unwraps first, so errors name the attribute's own fields.
+WRAPPER_KEY = "attribute"
