@@ -18,7 +18,8 @@ VERSIONS: list[tuple[int, int]] = [
     (2, 1),  # ARQ bind PATCH accepts a /project_id op (admin only).
     (2, 2),  # GET /v2/device_profiles/{name} accepts a name as well as a uuid.
     (2, 3),  # Devices carry `status` (enabled | maintaining).
-    (2, 4),  # GET /v2/hosts and /v2/hosts/{hostname}; devices carry `host_state`.
+    (2, 4),  # cyborg-lite's additions: hosts (devices carry `host_state`), firmware images,
+    #          device firmware, firmware rollouts.
 ]
 
 MIN = VERSIONS[0]

@@ -11,11 +11,14 @@ from cyborg_lite.api.resources import (
     arqs,
     attributes,
     deployables,
+    device_firmware,
     device_profiles,
     devices,
+    firmware_images,
     health,
     hosts,
     openapi,
+    rollouts,
     versions,
 )
 
@@ -39,4 +42,12 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/accelerator_requests/{uuid}", arqs.Arqs, "item"),
     ("/v2/hosts", hosts.Hosts, None),
     ("/v2/hosts/{hostname}", hosts.Hosts, "item"),
+    ("/v2/firmware_images", firmware_images.FirmwareImages, None),
+    ("/v2/firmware_images/{uuid}", firmware_images.FirmwareImages, "item"),
+    ("/v2/firmware_images/{uuid}/file", firmware_images.FirmwareImages, "file"),
+    ("/v2/devices/{uuid}/firmware", device_firmware.DeviceFirmware, None),
+    ("/v2/firmware_rollouts", rollouts.Rollouts, None),
+    ("/v2/firmware_rollouts/{uuid}", rollouts.Rollouts, "item"),
+    ("/v2/firmware_rollouts/{uuid}/jobs", rollouts.Rollouts, "jobs"),
+    ("/v2/firmware_rollouts/{uuid}/action", rollouts.Rollouts, "action"),
 ]

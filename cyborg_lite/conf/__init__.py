@@ -21,6 +21,7 @@ from cyborg_lite.conf import (
     database,
     default,
     drivers,
+    firmware,
     messaging,
     simulated,
 )
@@ -36,6 +37,7 @@ _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
     conductor.register,
     aio.register,
     simulated.register,
+    firmware.register,
 ]
 
 

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from oslo_config import cfg
 from oslo_policy import opts as policy_opts
 
-from cyborg_lite.conf import agent, aio, api, conductor, database, default, drivers, simulated
+from cyborg_lite.conf import (
+    agent,
+    aio,
+    api,
+    conductor,
+    database,
+    default,
+    drivers,
+    firmware,
+    simulated,
+)
 
 
 def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
@@ -23,6 +33,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (conductor.GROUP, conductor.OPTS),
         (aio.GROUP, aio.OPTS),
         (simulated.GROUP, simulated.OPTS),
+        (firmware.GROUP, firmware.OPTS),
     ]
 
 

@@ -86,6 +86,8 @@ class Device(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="enabled")
     # True while the device is gone from its host's reports but an ARQ still holds it.
     missing: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # The firmware job that has taken the device out of scheduling (no new binds), if any.
+    firmware_drain: Mapped[str | None] = mapped_column(sa.String(36))
     # Bumped on every change, for optimistic concurrency between conductors.
     generation: Mapped[int] = mapped_column(sa.Integer, default=0)
 
@@ -212,3 +214,103 @@ class FirmwareComponent(TimestampMixin, Base):
     activation: Mapped[str] = mapped_column(sa.String(16), default="reset")
     # Written but not active yet (waits for the activation above).
     pending_version: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class FirmwareImage(TimestampMixin, Base):
+    """A firmware image in the catalog: metadata, compatibility, and where its bytes are.
+
+    ``status`` is ``queued`` until its bytes are uploaded and verified, then ``active``.
+    """
+
+    __tablename__ = "firmware_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    vendor: Mapped[str] = mapped_column(sa.String(4), index=True)
+    component: Mapped[str] = mapped_column(sa.String(64), index=True)
+    version: Mapped[str] = mapped_column(sa.String(64))
+    # JSON lists: PCI device ids ("2330") and board models the image fits.
+    device_ids: Mapped[str] = mapped_column(sa.Text, default="[]")
+    models: Mapped[str] = mapped_column(sa.Text, default="[]")
+    min_version: Mapped[str | None] = mapped_column(sa.String(64))
+    # The operator's expected sha256 until upload, then the verified one.
+    sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    signature: Mapped[str | None] = mapped_column(sa.Text)
+    signed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    created_by_user: Mapped[str | None] = mapped_column(sa.String(255))
+    created_by_project: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class Rollout(TimestampMixin, Base):
+    """A firmware rollout: an image, a selector, a strategy, and where it stands.
+
+    ``state``: running | paused | halted | completed | aborted | failed. One conductor at a
+    time advances it, holding the lease (``lease_owner`` until ``lease_expires``).
+    """
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    # The image may be deleted once no unfinished rollout uses it; its identity stays here.
+    image_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("firmware_images.id", ondelete="SET NULL"), index=True
+    )
+    image_uuid: Mapped[str] = mapped_column(sa.String(36))
+    component: Mapped[str] = mapped_column(sa.String(64))
+    target_version: Mapped[str] = mapped_column(sa.String(255))
+    selector: Mapped[str] = mapped_column(sa.Text)  # JSON
+    strategy: Mapped[str] = mapped_column(sa.Text)  # JSON, every default explicit
+    state: Mapped[str] = mapped_column(sa.String(16), default="running", index=True)
+    current_wave: Mapped[int] = mapped_column(sa.Integer, default=0)
+    wave_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # When the current wave's last job ended: the next starts after bake_seconds from here.
+    wave_finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Failures of the current wave an operator accepted by resuming a halted rollout: the
+    # budget counts only failures beyond them.
+    forgiven_failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    message: Mapped[str | None] = mapped_column(sa.Text)  # why it halted, failed or ended
+    rollback_of: Mapped[str | None] = mapped_column(sa.String(36))
+    created_by_user: Mapped[str | None] = mapped_column(sa.String(255))
+    created_by_project: Mapped[str | None] = mapped_column(sa.String(255))
+    last_action: Mapped[str | None] = mapped_column(sa.String(16))
+    last_action_by_user: Mapped[str | None] = mapped_column(sa.String(255))
+    last_action_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(255))
+    lease_expires: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    generation: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class RolloutJob(TimestampMixin, Base):
+    """One device's part in a rollout, and afterwards its firmware history.
+
+    ``state``: pending, draining, dispatched, flashing, verifying, then succeeded, failed,
+    skipped, pending_activation or cancelled. Every transition is written before it is acted on.
+    """
+
+    __tablename__ = "rollout_jobs"
+    __table_args__ = (sa.UniqueConstraint("rollout_id", "device_uuid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)
+    rollout_id: Mapped[int] = mapped_column(sa.ForeignKey("rollouts.id", ondelete="CASCADE"))
+    # The device's uuid and host are kept as text: history outlives the device's row.
+    device_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    hostname: Mapped[str] = mapped_column(sa.String(255), index=True)
+    component: Mapped[str] = mapped_column(sa.String(64))
+    wave: Mapped[int] = mapped_column(sa.Integer)
+    position: Mapped[int] = mapped_column(sa.Integer)
+    state: Mapped[str] = mapped_column(sa.String(24), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    version_before: Mapped[str | None] = mapped_column(sa.String(255))
+    version_after: Mapped[str | None] = mapped_column(sa.String(255))
+    error_code: Mapped[str | None] = mapped_column(sa.String(32))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    deadline: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -17,11 +17,23 @@ from cyborg_lite.api.policies import (
     deployables,
     device_profiles,
     devices,
+    firmware_images,
     hosts,
+    rollouts,
 )
 
 # Modules contributing rules. Later issues append theirs here.
-_MODULES = [base, devices, deployables, attributes, device_profiles, arqs, hosts]
+_MODULES = [
+    base,
+    devices,
+    deployables,
+    attributes,
+    device_profiles,
+    arqs,
+    hosts,
+    firmware_images,
+    rollouts,
+]
 
 
 def list_rules() -> list[policy.RuleDefault]:

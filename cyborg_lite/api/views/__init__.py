@@ -1,0 +1,1 @@
+"""Serializers shared by resources whose bodies are large enough to live apart."""

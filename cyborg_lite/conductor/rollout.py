@@ -1,0 +1,363 @@
+"""The rollout engine: advances rollouts wave by wave, within their limits, crash-safely.
+
+Every job transition is written to SQL before it is acted on (drain, then dispatch), so a
+conductor that dies at any point is replaced by another (or itself, restarted) that takes the
+rollout's lease once it expires and carries on: jobs caught between drain and dispatch are
+dispatched again, which is safe because agents run a job uuid at most once. Job results from
+agents advance their rollout at once; a timer only covers what no message announces (the end
+of a bake, a window opening, a deadline, a lease to renew).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from oslo_log import log as logging
+
+from cyborg_lite.conductor import rollout_io
+from cyborg_lite.conductor.rollout_io import Agents, NoScheduling, Scheduling, Settings, next_open
+from cyborg_lite.db import models
+from cyborg_lite.db import rollout_jobs as db_jobs
+from cyborg_lite.db import rollouts as db_rollouts
+from cyborg_lite.db.engine import Database
+from cyborg_lite.firmware import states
+from cyborg_lite.firmware import strategy as strategy_mod
+
+LOG = logging.getLogger(__name__)
+
+# How often a wave waiting on in-use devices (in_use = wait) looks again.
+IN_USE_RETRY = dt.timedelta(seconds=30)
+_SCAN_BATCH = 256
+
+
+class Engine:
+    """Advances rollouts. Thread-safe per rollout through a row lock taken first thing."""
+
+    def __init__(
+        self,
+        db: Database,
+        agents: Agents,
+        *,
+        owner: str,
+        settings: Settings | None = None,
+        scheduling: Scheduling | None = None,
+        clock: Callable[[], dt.datetime] = models.utcnow,
+        on_transition: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._agents = agents
+        self.owner = owner
+        self._settings = settings or Settings()
+        self._scheduling = scheduling or NoScheduling()
+        self._clock = clock
+        self._emit = on_transition or (lambda _event, _payload: None)
+
+    # --- public entry points -------------------------------------------------------------
+
+    def advance(self, rollout_uuid: str) -> dt.datetime | None:
+        """Take the rollout as far as it can go now; returns when it next needs a look (a bake
+        ending, a window opening, a deadline), or None when only an event can move it."""
+        with self._db.transaction() as session:
+            rollout = self._lock(session, rollout_uuid)
+            if rollout is None:
+                return None
+            now = self._clock()
+            took_over = self._take_lease(rollout, now)
+            if took_over is None:
+                return rollout.lease_expires
+            redo = self._recover(session, rollout) if took_over else []
+            wake, started = self._step(session, rollout, now)
+        for job in redo + started:
+            self._dispatch(job)
+        # Lease renewal is the runner's periodic sweep (more often than lease_seconds / 2);
+        # the wake time returned here is only what this rollout itself waits for.
+        return wake
+
+    def job_update(
+        self,
+        job_uuid: str,
+        state: str,
+        *,
+        version: str | None = None,
+        error_code: str | None = None,
+        message: str | None = None,
+    ) -> str | None:
+        """An agent's news of a job. Applied only if it moves the job forward (duplicates
+        and late messages change nothing); then the rollout advances. Returns its uuid."""
+        with self._db.transaction() as session:
+            job = db_jobs.get(session, job_uuid)
+            if job is None:
+                LOG.warning("Update for unknown job %s ignored", job_uuid)
+                return None
+            rollout_uuid = session.scalar(
+                sa.select(models.Rollout.uuid).where(models.Rollout.id == job.rollout_id)
+            )
+            if not states.can_move(job.state, state):
+                return rollout_uuid
+            device_uuid, component = job.device_uuid, job.component
+            values: dict[str, Any] = {}
+            if state in states.TERMINAL:
+                values.update(
+                    finished_at=self._clock(),
+                    version_after=version,
+                    error_code=error_code,
+                    error=message,
+                )
+            if not db_jobs.move(session, job_uuid, [job.state], state, **values):
+                return rollout_uuid
+            if state in states.TERMINAL:
+                db_jobs.undrain(session, device_uuid, job_uuid)
+                if version and state in (states.SUCCEEDED, states.PENDING_ACTIVATION):
+                    db_jobs.set_component_version(
+                        session,
+                        device_uuid,
+                        component,
+                        version,
+                        pending=state == states.PENDING_ACTIVATION,
+                    )
+        self._emit(
+            "firmware.job." + state,
+            {
+                "job_uuid": job_uuid,
+                "rollout_uuid": rollout_uuid,
+                "device_uuid": device_uuid,
+                "version": version,
+                "error_code": error_code,
+            },
+        )
+        if state in states.TERMINAL:
+            self._scheduling.restore(device_uuid)
+        if rollout_uuid:
+            self.advance(rollout_uuid)
+        return rollout_uuid
+
+    def unfinished(self) -> list[str]:
+        """Uuids of rollouts that still need driving."""
+        with self._db.transaction() as session:
+            return list(
+                session.scalars(
+                    sa.select(models.Rollout.uuid)
+                    .where(models.Rollout.state.in_(states.UNFINISHED))
+                    .order_by(models.Rollout.id)
+                )
+            )
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _lock(self, session: Any, rollout_uuid: str) -> models.Rollout | None:
+        # Write first: on SQLite this takes the database's write lock for the transaction,
+        # on PostgreSQL and MySQL the row's; either way one advance at a time per rollout.
+        result = session.execute(
+            sa.update(models.Rollout)
+            .where(models.Rollout.uuid == rollout_uuid)
+            .values(generation=models.Rollout.generation + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:
+            return None
+        return db_rollouts.get(session, rollout_uuid, lock=True)
+
+    def _take_lease(self, rollout: models.Rollout, now: dt.datetime) -> bool | None:
+        """None: another conductor holds it. True: taken over from another. False: ours."""
+        mine = rollout.lease_owner == self.owner
+        expired = rollout.lease_expires is None or rollout.lease_expires <= now
+        if not mine and not expired:
+            return None
+        took_over = not mine and rollout.lease_owner is not None
+        rollout.lease_owner = self.owner
+        rollout.lease_expires = now + dt.timedelta(seconds=self._settings.lease_seconds)
+        if took_over:
+            LOG.info(
+                "Conductor %s takes over rollout %s from %s",
+                self.owner,
+                rollout.uuid,
+                rollout.lease_owner,
+            )
+        return took_over
+
+    def _recover(self, session: Any, rollout: models.Rollout) -> list[dict[str, Any]]:
+        """After a takeover: jobs caught between drain and dispatch are sent again."""
+        out = []
+        for job in db_jobs.in_flight(session, rollout.id):
+            if job.state in (states.DRAINING, states.DISPATCHED):
+                db_jobs.drain(session, job.device_uuid, job.uuid)
+                db_jobs.move(session, job.uuid, [job.state], states.DISPATCHED)
+                out.append(
+                    rollout_io.job_payload(
+                        session, rollout, job, self._settings.job_timeout_seconds
+                    )
+                )
+        return out
+
+    def _step(
+        self, session: Any, rollout: models.Rollout, now: dt.datetime
+    ) -> tuple[dt.datetime | None, list[dict[str, Any]]]:
+        if rollout.state != states.RUNNING:
+            return None, []
+        strat = strategy_mod.from_dict(json.loads(rollout.strategy))
+        while True:
+            counts = db_jobs.wave_counts(session, rollout.id, rollout.current_wave)
+            size = sum(counts.values())
+            failed = sum(counts.get(s, 0) for s in states.FAILURES) - rollout.forgiven_failures
+            if strategy_mod.budget_exceeded(failed, size, strat):
+                self._finish(
+                    rollout,
+                    states.HALTED,
+                    now,
+                    f"Wave {rollout.current_wave} reached its failure budget: "
+                    f"{failed} of {size} jobs failed. Resume or abort.",
+                )
+                return None, []
+            open_jobs = counts.get(states.PENDING, 0) + sum(
+                counts.get(s, 0) for s in states.IN_FLIGHT
+            )
+            if open_jobs:
+                break
+            if rollout.wave_finished_at is None:
+                rollout.wave_finished_at = now
+            if rollout.current_wave + 1 >= rollout.wave_count:
+                self._complete(session, rollout, now)
+                return None, []
+            bake_end = rollout.wave_finished_at + dt.timedelta(seconds=strat.bake_seconds)
+            if now < bake_end:
+                return bake_end, []
+            rollout.current_wave += 1
+            rollout.wave_finished_at = None
+            rollout.forgiven_failures = 0
+            self._emit(
+                "firmware.rollout.wave",
+                {"rollout_uuid": rollout.uuid, "wave": rollout.current_wave},
+            )
+        if not counts.get(states.PENDING):
+            return self._next_deadline(session, rollout), []
+        if strat.window is not None and not strat.window.is_open(now.replace(tzinfo=dt.UTC)):
+            return next_open(strat.window, now), []
+        return self._start_jobs(session, rollout, strat, now)
+
+    def _start_jobs(
+        self,
+        session: Any,
+        rollout: models.Rollout,
+        strat: strategy_mod.Strategy,
+        now: dt.datetime,
+    ) -> tuple[dt.datetime | None, list[dict[str, Any]]]:
+        flying = db_jobs.in_flight(session, rollout.id)
+        slots = strat.max_in_flight - len(flying)
+        if slots <= 0:
+            return self._next_deadline(session, rollout), []
+        chosen: list[models.RolloutJob] = []
+        waiting_in_use = False
+        offset = 0
+        while slots > 0:
+            batch = db_jobs.pending(
+                session, rollout.id, rollout.current_wave, limit=_SCAN_BATCH + offset
+            )[offset:]
+            if not batch:
+                break
+            offset += len(batch)
+            per_host = db_jobs.in_flight_by_host(session, sorted({j.hostname for j in batch}))
+            held = (
+                db_jobs.held_devices(session, [j.device_uuid for j in batch])
+                if strat.in_use == "wait"
+                else set()
+            )
+            for job in batch:
+                if slots <= 0:
+                    break
+                if per_host.get(job.hostname, 0) >= strat.max_in_flight_per_host:
+                    continue
+                if job.device_uuid in held:
+                    waiting_in_use = True
+                    continue
+                per_host[job.hostname] = per_host.get(job.hostname, 0) + 1
+                chosen.append(job)
+                slots -= 1
+        deadline = now + dt.timedelta(seconds=self._settings.job_timeout_seconds)
+        started = []
+        for job in chosen:
+            if db_jobs.move(
+                session,
+                job.uuid,
+                [states.PENDING],
+                states.DRAINING,
+                started_at=now,
+                attempts=job.attempts + 1,
+                deadline=deadline,
+            ):
+                db_jobs.drain(session, job.device_uuid, job.uuid)
+                started.append(job)
+        payloads = []
+        for job in started:
+            self._scheduling.drain(job.device_uuid)
+            db_jobs.move(session, job.uuid, [states.DRAINING], states.DISPATCHED)
+            payloads.append(
+                rollout_io.job_payload(session, rollout, job, self._settings.job_timeout_seconds)
+            )
+        wake = self._next_deadline(session, rollout)
+        if waiting_in_use:
+            retry = now + IN_USE_RETRY
+            wake = min(wake, retry) if wake else retry
+        return wake, payloads
+
+    def _dispatch(self, payload: dict[str, Any]) -> None:
+        try:
+            self._agents.flash(payload["hostname"], payload)
+        except Exception:  # the job stays dispatched; its deadline brings it back
+            LOG.exception(
+                "Dispatch of job %s to %s failed", payload["job_uuid"], payload["hostname"]
+            )
+
+    def redispatch(self, job_uuid: str) -> None:
+        """Send a stuck job to its agent again with a new deadline (agents dedupe)."""
+        deadline = self._clock() + dt.timedelta(seconds=self._settings.job_timeout_seconds)
+        with self._db.transaction() as session:
+            job = db_jobs.get(session, job_uuid)
+            if job is None or job.state not in (states.DRAINING, states.DISPATCHED):
+                return
+            rollout = session.scalar(
+                sa.select(models.Rollout).where(models.Rollout.id == job.rollout_id)
+            )
+            if rollout is None:
+                return
+            db_jobs.move(
+                session,
+                job_uuid,
+                [job.state],
+                states.DISPATCHED,
+                attempts=job.attempts + 1,
+                deadline=deadline,
+            )
+            payload = rollout_io.job_payload(
+                session, rollout, job, self._settings.job_timeout_seconds
+            )
+        self._dispatch(payload)
+
+    def _next_deadline(self, session: Any, rollout: models.Rollout) -> dt.datetime | None:
+        deadline: dt.datetime | None = session.scalar(
+            sa.select(sa.func.min(models.RolloutJob.deadline)).where(
+                models.RolloutJob.rollout_id == rollout.id,
+                models.RolloutJob.state.in_(states.IN_FLIGHT),
+            )
+        )
+        return deadline
+
+    def _complete(self, session: Any, rollout: models.Rollout, now: dt.datetime) -> None:
+        counts = db_rollouts.progress(session, [rollout.id])[rollout.id].by_state
+        failed = sum(counts.get(s, 0) for s in states.FAILURES)
+        done = counts.get(states.SUCCEEDED, 0)
+        pending = counts.get(states.PENDING_ACTIVATION, 0)
+        summary = f"{done} succeeded, {failed} failed, {pending} pending activation."
+        self._finish(rollout, states.FAILED if failed else states.COMPLETED, now, summary)
+
+    def _finish(self, rollout: models.Rollout, state: str, now: dt.datetime, message: str) -> None:
+        rollout.state = state
+        rollout.message = message
+        if state not in states.UNFINISHED:
+            rollout.finished_at = now
+            rollout.lease_owner = None
+            rollout.lease_expires = None
+        self._emit("firmware.rollout." + state, {"rollout_uuid": rollout.uuid, "message": message})

@@ -1,0 +1,104 @@
+"""The rollout watchdog: jobs past their deadline are asked about, then retried or failed, and
+jobs on hosts that went down fail with that reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+from oslo_log import log as logging
+
+from cyborg_lite.conductor.rollout import Engine
+from cyborg_lite.conductor.rollout_io import Agents, Settings
+from cyborg_lite.db import models
+from cyborg_lite.db import rollout_jobs as db_jobs
+from cyborg_lite.db.engine import Database
+from cyborg_lite.firmware import states
+
+LOG = logging.getLogger(__name__)
+
+
+class Watchdog:
+    """Checks a rollout's in-flight jobs against their deadlines and their hosts' state."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        db: Database,
+        agents: Agents,
+        settings: Settings,
+        clock: Callable[[], dt.datetime] = models.utcnow,
+    ) -> None:
+        self._engine = engine
+        self._db = db
+        self._agents = agents
+        self._settings = settings
+        self._clock = clock
+
+    def check(self, rollout_uuid: str, down_hosts: Sequence[str] = ()) -> None:
+        """Jobs past their deadline are asked about, then failed; jobs on hosts that went
+        down fail with that reason."""
+        now = self._clock()
+        with self._db.transaction() as session:
+            rollout = session.scalar(
+                sa.select(models.Rollout).where(models.Rollout.uuid == rollout_uuid)
+            )
+            if rollout is None:
+                return
+            stuck = [
+                (j.uuid, j.hostname, j.state, j.attempts)
+                for j in db_jobs.overdue(session, rollout.id, now)
+            ]
+            lost = [
+                (j.uuid, j.hostname)
+                for j in db_jobs.in_flight(session, rollout.id)
+                if j.hostname in set(down_hosts)
+            ]
+        for job_uuid, hostname in lost:
+            self._engine.job_update(
+                job_uuid,
+                states.JOB_FAILED,
+                error_code="host-down",
+                message=f"Host {hostname} went down while the job was in flight.",
+            )
+        for job_uuid, hostname, state, attempts in stuck:
+            self._resolve_overdue(job_uuid, hostname, state, attempts)
+
+    def _resolve_overdue(self, job_uuid: str, hostname: str, state: str, attempts: int) -> None:
+        try:
+            known = self._agents.job_status(hostname, job_uuid)
+        except Exception:  # unreachable agent: treated as not knowing the job
+            LOG.warning("Agent on %s did not answer about job %s", hostname, job_uuid)
+            known = None
+        if known and known.get("state") in states.TERMINAL:
+            self._engine.job_update(
+                job_uuid,
+                known["state"],
+                version=known.get("version"),
+                error_code=known.get("error_code"),
+                message=known.get("message"),
+            )
+            return
+        if known and known.get("state") in states.IN_FLIGHT:
+            self._extend(job_uuid)  # the agent is on it: give it another deadline
+            return
+        if attempts < self._settings.max_attempts and state in (states.DRAINING, states.DISPATCHED):
+            self._engine.redispatch(job_uuid)
+            return
+        self._engine.job_update(
+            job_uuid,
+            states.JOB_FAILED,
+            error_code="timeout",
+            message=f"No result from {hostname} before the job's deadline.",
+        )
+
+    def _extend(self, job_uuid: str) -> None:
+        deadline = self._clock() + dt.timedelta(seconds=self._settings.job_timeout_seconds)
+        with self._db.transaction() as session:
+            session.execute(
+                sa.update(models.RolloutJob)
+                .where(models.RolloutJob.uuid == job_uuid)
+                .values(deadline=deadline)
+                .execution_options(synchronize_session=False)
+            )

@@ -1,0 +1,155 @@
+"""Writer functions for the engine: job transitions and drains, each a conditional update so a
+duplicate or late message, or a second conductor, changes nothing it should not."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from cyborg_lite.db import models
+from cyborg_lite.firmware import states
+
+Job = models.RolloutJob
+
+
+def move(
+    session: orm.Session,
+    job_uuid: str,
+    allowed_from: Sequence[str],
+    new_state: str,
+    **values: object,
+) -> bool:
+    """Move a job from one of ``allowed_from`` to ``new_state``; False when it was elsewhere."""
+    values.setdefault("updated_at", models.utcnow())
+    result = session.execute(
+        sa.update(Job)
+        .where(Job.uuid == job_uuid, Job.state.in_(allowed_from))
+        .values(state=new_state, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def get(session: orm.Session, job_uuid: str) -> Job | None:
+    """The job, or None."""
+    return session.scalar(sa.select(Job).where(Job.uuid == job_uuid))
+
+
+def wave_counts(session: orm.Session, rollout_id: int, wave: int) -> dict[str, int]:
+    """Jobs of one wave by state."""
+    rows = session.execute(
+        sa.select(Job.state, sa.func.count())
+        .where(Job.rollout_id == rollout_id, Job.wave == wave)
+        .group_by(Job.state)
+    ).all()
+    return {str(state): int(n) for state, n in rows}
+
+
+def in_flight(session: orm.Session, rollout_id: int) -> list[Job]:
+    """The rollout's jobs that have started and not ended."""
+    return list(
+        session.scalars(
+            sa.select(Job).where(Job.rollout_id == rollout_id, Job.state.in_(states.IN_FLIGHT))
+        )
+    )
+
+
+def in_flight_by_host(session: orm.Session, hostnames: Sequence[str]) -> dict[str, int]:
+    """In-flight jobs per host across every rollout (the per-host limit is global: a host
+    flashes one device at a time whoever asked)."""
+    if not hostnames:
+        return {}
+    rows = session.execute(
+        sa.select(Job.hostname, sa.func.count())
+        .where(Job.hostname.in_(hostnames), Job.state.in_(states.IN_FLIGHT))
+        .group_by(Job.hostname)
+    ).all()
+    return {str(host): int(n) for host, n in rows}
+
+
+def pending(session: orm.Session, rollout_id: int, wave: int, limit: int) -> list[Job]:
+    """The wave's pending jobs in plan order (a bounded look-ahead)."""
+    return list(
+        session.scalars(
+            sa.select(Job)
+            .where(Job.rollout_id == rollout_id, Job.wave == wave, Job.state == states.PENDING)
+            .order_by(Job.position)
+            .limit(limit)
+        )
+    )
+
+
+def overdue(session: orm.Session, rollout_id: int, now: dt.datetime) -> list[Job]:
+    """In-flight jobs past their deadline."""
+    return list(
+        session.scalars(
+            sa.select(Job).where(
+                Job.rollout_id == rollout_id,
+                Job.state.in_(states.IN_FLIGHT),
+                Job.deadline < now,
+            )
+        )
+    )
+
+
+def drain(session: orm.Session, device_uuid: str, job_uuid: str) -> None:
+    """Take the device out of binding for this job (idempotent)."""
+    session.execute(
+        sa.update(models.Device)
+        .where(models.Device.uuid == device_uuid)
+        .values(firmware_drain=job_uuid)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def undrain(session: orm.Session, device_uuid: str, job_uuid: str) -> None:
+    """Give the device back to scheduling, if this job still holds the drain."""
+    session.execute(
+        sa.update(models.Device)
+        .where(models.Device.uuid == device_uuid, models.Device.firmware_drain == job_uuid)
+        .values(firmware_drain=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def held_devices(session: orm.Session, device_uuids: Sequence[str]) -> set[str]:
+    """Of these devices, those an ARQ holds (an attach handle in use)."""
+    if not device_uuids:
+        return set()
+    stmt = (
+        sa.select(models.Device.uuid)
+        .join(models.Deployable, models.Deployable.device_id == models.Device.id)
+        .join(models.AttachHandle, models.AttachHandle.deployable_id == models.Deployable.id)
+        .join(
+            models.AcceleratorRequest,
+            models.AcceleratorRequest.attach_handle_id == models.AttachHandle.id,
+        )
+        .where(models.Device.uuid.in_(device_uuids))
+        .distinct()
+    )
+    return set(session.scalars(stmt))
+
+
+def set_component_version(
+    session: orm.Session, device_uuid: str, component: str, version: str, *, pending: bool
+) -> None:
+    """Record a flashed version at once (the agent's next report confirms it): active, or
+    pending until the device is reset or rebooted."""
+    device_id = session.scalar(sa.select(models.Device.id).where(models.Device.uuid == device_uuid))
+    if device_id is None:
+        return
+    values = (
+        {"pending_version": version} if pending else {"version": version, "pending_version": None}
+    )
+    session.execute(
+        sa.update(models.FirmwareComponent)
+        .where(
+            models.FirmwareComponent.device_id == device_id,
+            models.FirmwareComponent.component == component,
+        )
+        .values(updated_at=models.utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,1 @@
+"""Firmware: the image store, signature checks, and (later) the rollout engine's pure parts."""
