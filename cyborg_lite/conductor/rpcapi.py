@@ -9,6 +9,11 @@ API version history:
 * 1.0 - Initial version: ``report_inventory(report)`` (call) returns
   ``{"applied": bool, "events": int}``; ``heartbeat(host, agent_version, digest)`` (call)
   returns ``{"report_wanted": bool}``.
+* 1.1 - ``rollout_changed(rollout_uuid)`` (cast, from the API): a rollout was created or acted
+  on, advance it now. ``job_update(job_uuid, state, version, error_code, message)`` (call,
+  from agents): progress or result of a firmware job; returns ``{"accepted": bool}`` (False
+  for a stale or duplicate update, which changes nothing). Agents repeat an update until a
+  conductor answers.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ class ConductorAPI:
     """The conductor RPC client; a method per endpoint of ``conductor.manager``."""
 
     #: The newest version this client speaks.
-    RPC_API_VERSION = "1.0"
+    RPC_API_VERSION = "1.1"
 
     def __init__(
         self,
@@ -59,5 +64,33 @@ class ConductorAPI:
         cctxt = self.client.prepare(version="1.0")
         result: dict[str, Any] = cctxt.call(
             context, "heartbeat", host=host, agent_version=agent_version, digest=digest
+        )
+        return result
+
+    def rollout_changed(self, context: Any, rollout_uuid: str) -> None:
+        """Tell a conductor a rollout needs advancing now (1.1)."""
+        cctxt = self.client.prepare(version="1.1")
+        cctxt.cast(context, "rollout_changed", rollout_uuid=rollout_uuid)
+
+    def job_update(
+        self,
+        context: Any,
+        job_uuid: str,
+        state: str,
+        *,
+        version: str | None = None,
+        error_code: str | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """Report a firmware job's progress or result (1.1)."""
+        cctxt = self.client.prepare(version="1.1")
+        result: dict[str, Any] = cctxt.call(
+            context,
+            "job_update",
+            job_uuid=job_uuid,
+            state=state,
+            version=version,
+            error_code=error_code,
+            message=message,
         )
         return result
