@@ -33,6 +33,11 @@ from cyborg_lite.firmware import states
 
 LOG = logging.getLogger(__name__)
 
+# Payload keys a job cannot run without (``conductor.rollout_io.job_payload`` sends them all).
+REQUIRED = frozenset(
+    {"job_uuid", "stable_id", "component", "image_uuid", "sha256", "target_version", "timeout"}
+)
+
 
 class Inventory(Protocol):
     """What the runner needs of ``manager.AgentManager``."""
@@ -107,7 +112,12 @@ class JobRunner:
     # --- the RPC side ---------------------------------------------------------------------
 
     def submit(self, payload: dict[str, Any]) -> bool:
-        """Accept a job; False when its uuid is already known (a repeated dispatch)."""
+        """Accept a job; False when its uuid is already known (a repeated dispatch) or the
+        payload lacks what a job needs (then the conductor's deadline deals with it)."""
+        missing = sorted(REQUIRED - set(payload))
+        if missing or not payload.get("job_uuid"):
+            LOG.error("Job refused on %s: payload lacks %s", self._host, missing or "job_uuid")
+            return False
         uuid = str(payload["job_uuid"])
         if not self.store.add(payload):
             LOG.info("Job %s is already known on %s; dispatch ignored", uuid, self._host)
@@ -194,15 +204,19 @@ class JobRunner:
             return
         payload = record["payload"]
         with self._device_lock(str(payload["stable_id"])):
-            if record["flash_started"]:
-                outcome = self._settle_interrupted(payload)
-            else:
-                outcome = self._run(uuid, payload)
+            try:
+                if record["flash_started"]:
+                    outcome = self._settle_interrupted(payload)
+                else:
+                    outcome = self._run(uuid, payload)
+            except Exception as err:  # a bug here must still end the job, not leave it open
+                LOG.exception("Job %s failed unexpectedly on %s", uuid, self._host)
+                outcome = flashing.failed("unknown", f"The agent failed running the job: {err!r}")
         self._finish(uuid, outcome)
 
     def _run(self, uuid: str, payload: dict[str, Any]) -> flashing.Outcome:
         try:
-            path = self._images.fetch(payload["image_uuid"], payload["sha256"], payload["size"])
+            path = self._images.fetch(payload["image_uuid"], payload["sha256"], payload.get("size"))
         except images.ImageError as err:
             return flashing.failed(err.code, err.message)
         try:
@@ -240,7 +254,8 @@ class JobRunner:
             self._progress(uuid, states.VERIFYING)
             again = self._locate(device.stable_id, [driver])
             after = again[1] if again else None
-        return flashing.after_flash(result, after, component, target, bool(payload["allow_reboot"]))
+        allow_reboot = bool(payload.get("allow_reboot"))
+        return flashing.after_flash(result, after, component, target, allow_reboot)
 
     def _settle_interrupted(self, payload: dict[str, Any]) -> flashing.Outcome:
         located = self._locate(str(payload["stable_id"]))

@@ -347,3 +347,28 @@ def test_job_status_of_known_and_unknown_jobs(agent, server):
     agent.runner.run_queued()
     assert agent.runner.status(job["job_uuid"])["state"] == "succeeded"
     assert agent.runner.status("00000000-0000-0000-0000-000000000000") is None
+
+
+class Exploding(SimulatedDriver):
+    """A driver whose flash raises, as a driver bug would."""
+
+    def flash(self, device, component, image_path, timeout, *, expected_version=None):
+        raise RuntimeError("tool crashed")
+
+
+def test_a_raising_driver_fails_the_job_and_the_agent_goes_on(conf, conductor, server, clock):
+    agent = Agent(conf, conductor, server.url, clock, driver=Exploding(conf))
+    job = vbios_job(agent, server)
+    agent.runner.submit(job)
+    agent.runner.run_queued()
+    (result,) = conductor.results()
+    assert (result["state"], result["error_code"]) == ("failed", "unknown")
+    assert "tool crashed" in result["message"]
+
+
+def test_a_payload_without_what_a_job_needs_is_refused(agent, server):
+    job = vbios_job(agent, server)
+    del job["sha256"]
+    assert not agent.runner.submit(job)
+    assert agent.runner.status(job["job_uuid"]) is None
+    assert not agent.runner.submit({"stable_id": "x"})
