@@ -184,7 +184,8 @@ class JobRunner:
                 LOG.exception("Job %s failed unexpectedly on %s", uuid, self._host)
 
     def run_queued(self) -> int:
-        """Run every queued job in this thread (tests, and agents started without workers)."""
+        """Run every queued job in this thread, one after the other (tests step the runner so;
+        the service has worker threads)."""
         count = 0
         while True:
             try:
