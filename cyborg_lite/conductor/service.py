@@ -13,7 +13,10 @@ from oslo_log import log as logging
 
 from cyborg_lite import rpc
 from cyborg_lite.conductor import inventory, manager
+from cyborg_lite.conductor.rollout_io import NoScheduling, Scheduling
 from cyborg_lite.db.engine import Database
+from cyborg_lite.placement.sync import ProviderSync
+from cyborg_lite.placement.worker import SyncWorker
 
 LOG = logging.getLogger(__name__)
 
@@ -34,7 +37,19 @@ class ConductorService:
         self._db = db
         self._notifier = notifier
         self._clock = clock
-        self.manager = manager.ConductorManager(db, notifier, clock=clock)
+        # --- Placement (issue 6): the sync thread, its hook on reports, and the engine's
+        # Scheduling (reserved = total while drained); NoScheduling without [placement].
+        sync = ProviderSync.from_conf(conf, db)
+        self.placement = (
+            SyncWorker(sync, conf.placement.sync_interval) if sync is not None else None
+        )
+        self.scheduling: Scheduling = sync if sync is not None else NoScheduling()
+        self.manager = manager.ConductorManager(
+            db,
+            notifier,
+            clock=clock,
+            after_report=self.placement.request if self.placement is not None else None,
+        )
         self._server = rpc.get_server(transport, rpc.CONDUCTOR_TOPIC, conf.host, [self.manager])
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -44,6 +59,8 @@ class ConductorService:
         """Start serving RPC and checking liveness."""
         self._started_at = self._clock()
         self._server.start()
+        if self.placement is not None:
+            self.placement.start()
         self._thread = threading.Thread(target=self._loop, name="conductor-liveness", daemon=True)
         self._thread.start()
         LOG.info("Conductor serving topic %s as %s", rpc.CONDUCTOR_TOPIC, self._conf.host)
@@ -74,5 +91,7 @@ class ConductorService:
         self._stop.set()
         self._server.stop()
         self._server.wait()
+        if self.placement is not None:
+            self.placement.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
