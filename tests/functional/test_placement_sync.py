@@ -362,3 +362,30 @@ def test_placement_down_never_loses_sql(db):
     assert result.failed == [name]
     assert not result.complete
     assert device_uuid(db, name, "gpu-1")
+
+
+def test_the_conductor_service_syncs_after_reports_and_drains_for_the_engine(
+    db, host, placement_url, tmp_path
+):
+    from cyborg_lite import rpc
+    from cyborg_lite.conductor.service import ConductorService
+
+    name, _ = host
+    conf = placement_server.point_at(make_test_conf(str(tmp_path)), placement_url)
+    service = ConductorService(conf, db, rpc.get_transport(conf), None)
+    # The rollout engine drains through Placement.
+    assert service.rollouts.engine._scheduling is service.scheduling
+    assert isinstance(service.scheduling, ProviderSync)
+    service.start()
+    try:
+        body = {"host": name, "agent_version": "t", "digest": "x", "devices": [device_dict("g")]}
+        assert service.manager.report_inventory(None, body)["applied"]
+        rp = rp_uuid(name, "g")
+        wait_for(
+            "the report's providers",
+            lambda: (
+                placement_server.call(placement_url, "GET", f"/resource_providers/{rp}")[0] == 200
+            ),
+        )
+    finally:
+        service.stop()
