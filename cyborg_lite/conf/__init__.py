@@ -23,6 +23,8 @@ from cyborg_lite.conf import (
     drivers,
     firmware,
     messaging,
+    nova,
+    placement,
     simulated,
 )
 
@@ -38,6 +40,8 @@ _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
     aio.register,
     simulated.register,
     firmware.register,
+    placement.register,
+    nova.register,
 ]
 
 
