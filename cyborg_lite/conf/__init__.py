@@ -24,6 +24,8 @@ from cyborg_lite.conf import (
     drivers,
     firmware,
     messaging,
+    nova,
+    placement,
     simulated,
 )
 
@@ -40,6 +42,8 @@ _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
     aio.register,
     simulated.register,
     firmware.register,
+    placement.register,
+    nova.register,
 ]
 
 

@@ -17,6 +17,8 @@ from cyborg_lite.conf import (
     default,
     drivers,
     firmware,
+    nova,
+    placement,
     simulated,
 )
 
@@ -36,6 +38,8 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (aio.GROUP, aio.OPTS),
         (simulated.GROUP, simulated.OPTS),
         (firmware.GROUP, firmware.OPTS),
+        (placement.GROUP, placement.list_opts()),
+        (nova.GROUP, nova.list_opts()),
     ]
 
 
