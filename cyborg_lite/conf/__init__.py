@@ -15,6 +15,7 @@ from oslo_policy import opts as policy_opts
 from cyborg_lite import __version__
 from cyborg_lite.conf import (
     agent,
+    agent_api,
     aio,
     api,
     conductor,
@@ -34,6 +35,7 @@ _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
     api.register,
     database.register,
     agent.register,
+    agent_api.register,
     drivers.register,
     messaging.register,
     conductor.register,

@@ -9,6 +9,7 @@ from oslo_policy import opts as policy_opts
 
 from cyborg_lite.conf import (
     agent,
+    agent_api,
     aio,
     api,
     conductor,
@@ -29,6 +30,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (api.GROUP, api.OPTS),
         (database.GROUP, database.OPTS),
         (agent.GROUP, agent.OPTS),
+        (agent_api.GROUP, agent_api.list_opts()),
         *drivers.list_opts(),
         # [DEFAULT] transport_url and [oslo_messaging_*] are listed by oslo.messaging's own
         # namespace in the generator config.
