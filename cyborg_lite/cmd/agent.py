@@ -3,6 +3,8 @@
 ``--host NAME`` (or ``[DEFAULT] host``) sets the identity, so several agents can run on one
 machine (tests, benchmarks). ``discover [--format json|table]`` runs discovery once, prints
 the devices and exits without contacting anything; its status is 1 when a driver failed.
+``--simulated-hosts N`` runs N simulated hosts in one process instead (``<host>-0001`` ...),
+each with its own identity on the bus: a fleet for tests and benchmarks on one machine.
 """
 
 from __future__ import annotations
@@ -24,6 +26,17 @@ from cyborg_lite.conf import default
 from cyborg_lite.drivers import base
 
 LOG = logging.getLogger(__name__)
+
+FLEET_OPTS = [
+    cfg.IntOpt(
+        "simulated-hosts",
+        default=0,
+        min=0,
+        help="Run this many simulated hosts in this process (each an agent with its own "
+        "identity, <host>-0001 ..., and only the simulated driver) instead of one real agent. "
+        "For tests and benchmarks.",
+    ),
+]
 
 
 def _add_parsers(subparsers: Any) -> None:
@@ -71,11 +84,8 @@ def discover(conf: cfg.ConfigOpts, fmt: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the agent until stopped, or ``discover`` once."""
-    command = cfg.SubCommandOpt("command", title="Commands", handler=_add_parsers)
-    host_opt = next(o for o in default.OPTS if o.name == "host")
-    conf = cl_conf.make_conf(
-        sys.argv[1:] if argv is None else argv, extra_cli_opts=[command, host_opt]
-    )
+    args = list(sys.argv[1:] if argv is None else argv)
+    conf = cl_conf.make_conf(args, extra_cli_opts=cli_opts())
     logging.setup(conf, "cyborg-lite")
     if conf.command.name == "discover":
         if conf.command.discover_host:
@@ -84,5 +94,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve.exit_if_stuck(code)
         sys.exit(code)
     transport = rpc.get_transport(conf)
-    agent = agent_manager.create_service(conf, transport)
-    serve.run_until_signalled([agent], "cyborg-lite-agent")
+    if conf.simulated_hosts:
+        agents = fleet(conf, args, transport)
+    else:
+        agents = [agent_manager.create_service(conf, transport)]
+    serve.run_until_signalled(agents, "cyborg-lite-agent")
+
+
+def fleet(conf: cfg.ConfigOpts, argv: Sequence[str], transport: Any) -> list[serve.Service]:
+    """``[--simulated-hosts]`` agents, each with a ConfigOpts of its own (its host identity)
+    parsed from the same files and arguments, sharing one transport."""
+    agents: list[serve.Service] = []
+    for i in range(1, int(conf.simulated_hosts) + 1):
+        one = cl_conf.make_conf(argv, extra_cli_opts=cli_opts())
+        one.set_override("host", f"{conf.host}-{i:04d}")
+        one.set_override("enabled_drivers", ["simulated"], group="agent")
+        agents.append(agent_manager.create_service(one, transport))
+    return agents
+
+
+def cli_opts() -> list[cfg.Opt]:
+    """The agent's command-line options beside oslo's usual ones."""
+    command = cfg.SubCommandOpt("command", title="Commands", handler=_add_parsers)
+    host_opt = next(o for o in default.OPTS if o.name == "host")
+    return [command, host_opt, *FLEET_OPTS]

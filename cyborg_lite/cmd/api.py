@@ -65,6 +65,20 @@ def gunicorn_options(conf: cfg.ConfigOpts, **overrides: Any) -> dict[str, Any]:
     return options
 
 
+def conductor_client(conf: cfg.ConfigOpts) -> Any:
+    """A conductor RPC client for the API's casts (new rollouts, actions), built in the worker.
+
+    With the in-process ``fake://`` transport no conductor can hear a separate API process, so
+    there is none; conductors also pick up work on their periodic sweep, so nothing is lost.
+    """
+    if str(conf.transport_url).startswith("fake:"):
+        return None
+    from cyborg_lite import rpc
+    from cyborg_lite.conductor import rpcapi
+
+    return rpcapi.ConductorAPI(rpc.get_transport(conf))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse the configuration and serve the API until stopped."""
     conf = cl_conf.make_conf(sys.argv[1:] if argv is None else argv)
@@ -73,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     def load() -> Any:
         from cyborg_lite.api import wsgi
 
-        return wsgi.build(conf)
+        return wsgi.build(conf, conductor=conductor_client(conf))
 
     LOG.info(
         "Serving the API on http://%s:%s/ with %s workers",

@@ -1,4 +1,5 @@
-"""The conductor's RPC endpoints: thin methods that delegate to ``conductor.inventory``.
+"""The conductor's RPC endpoints: thin methods that delegate to ``conductor.inventory`` and to
+the rollout engine (``conductor.rollout``).
 
 Every public method here is callable over the bus (oslo.messaging exposes an endpoint's public
 methods), so the service machinery lives in ``conductor.service``. The version below is the
@@ -9,16 +10,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import oslo_messaging
 from oslo_log import log as logging
 
 from cyborg_lite import exception, rpc
 from cyborg_lite.conductor import inventory
+from cyborg_lite.conductor.rollout import Engine
+from cyborg_lite.conductor.rollout_runner import RolloutRunner
+from cyborg_lite.conductor.rollout_watch import Watchdog
 from cyborg_lite.db.engine import Database
 
 LOG = logging.getLogger(__name__)
+
+
+class Rollouts(Protocol):
+    """The rollout machinery a conductor runs (built by ``conductor.service``)."""
+
+    engine: Engine
+    watchdog: Watchdog
+    runner: RolloutRunner
+
 
 # Notifications are published as accelerator.<noun>.<what>, e.g. accelerator.device.added.
 EVENT_PREFIX = "accelerator."
@@ -40,7 +53,7 @@ def notify(notifier: oslo_messaging.Notifier | None, events: Iterable[inventory.
 class ConductorManager:
     """RPC endpoints of topic ``cyborg-lite-conductor``."""
 
-    target = oslo_messaging.Target(version="1.0")
+    target = oslo_messaging.Target(version="1.1")
 
     def __init__(
         self,
@@ -48,10 +61,12 @@ class ConductorManager:
         notifier: oslo_messaging.Notifier | None,
         *,
         clock: Callable[[], dt.datetime] = inventory.utcnow,
+        rollouts: Rollouts | None = None,
     ) -> None:
         self._db = db
         self._notifier = notifier
         self._clock = clock
+        self._rollouts = rollouts
 
     @oslo_messaging.expected_exceptions(exception.Invalid)  # type: ignore[untyped-decorator]
     def report_inventory(self, context: Any, report: dict[str, Any]) -> dict[str, Any]:
@@ -64,6 +79,9 @@ class ConductorManager:
                 report.get("host"),
                 sum(1 for e in outcome.events if e[0].startswith("device.")),
             )
+        if outcome.applied and self._rollouts is not None:
+            # A report after a reset or reboot is what settles jobs pending activation.
+            self._rollouts.watchdog.settle(str(report.get("host")))
         return {"applied": outcome.applied, "events": len(outcome.events)}
 
     def heartbeat(self, context: Any, host: str, agent_version: str, digest: str) -> dict[str, Any]:
@@ -73,3 +91,26 @@ class ConductorManager:
         )
         notify(self._notifier, events)
         return {"report_wanted": wanted}
+
+    def rollout_changed(self, context: Any, rollout_uuid: str) -> None:
+        """A rollout was created or acted on: advance it now (1.1)."""
+        if self._rollouts is not None:
+            self._rollouts.runner.notify(rollout_uuid)
+
+    def job_update(
+        self,
+        context: Any,
+        job_uuid: str,
+        state: str,
+        version: str | None = None,
+        error_code: str | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """An agent's progress or result for a firmware job (1.1); stale or repeated updates
+        are acknowledged but change nothing."""
+        if self._rollouts is None:
+            raise oslo_messaging.MessagingException("This conductor runs no rollout engine")
+        accepted = self._rollouts.engine.job_update(
+            job_uuid, state, version=version, error_code=error_code, message=message
+        )
+        return {"accepted": accepted}

@@ -85,19 +85,20 @@ class Engine:
         version: str | None = None,
         error_code: str | None = None,
         message: str | None = None,
-    ) -> str | None:
+    ) -> bool:
         """An agent's news of a job. Applied only if it moves the job forward (duplicates
-        and late messages change nothing); then the rollout advances. Returns its uuid."""
+        and late messages change nothing); then the rollout advances. Returns whether it was
+        applied."""
         with self._db.transaction() as session:
             job = db_jobs.get(session, job_uuid)
             if job is None:
                 LOG.warning("Update for unknown job %s ignored", job_uuid)
-                return None
+                return False
             rollout_uuid = session.scalar(
                 sa.select(models.Rollout.uuid).where(models.Rollout.id == job.rollout_id)
             )
             if not states.can_move(job.state, state):
-                return rollout_uuid
+                return False
             device_uuid, component = job.device_uuid, job.component
             values: dict[str, Any] = {}
             if state in states.TERMINAL:
@@ -108,7 +109,7 @@ class Engine:
                     error=message,
                 )
             if not db_jobs.move(session, job_uuid, [job.state], state, **values):
-                return rollout_uuid
+                return False
             if state in states.TERMINAL:
                 db_jobs.undrain(session, device_uuid, job_uuid)
                 if version and state in (states.SUCCEEDED, states.PENDING_ACTIVATION):
@@ -133,7 +134,7 @@ class Engine:
             self._scheduling.restore(device_uuid)
         if rollout_uuid:
             self.advance(rollout_uuid)
-        return rollout_uuid
+        return True
 
     def unfinished(self) -> list[str]:
         """Uuids of rollouts that still need driving."""

@@ -1,5 +1,6 @@
-"""The rollout watchdog: jobs past their deadline are asked about, then retried or failed, and
-jobs on hosts that went down fail with that reason."""
+"""The rollout watchdog: jobs past their deadline are asked about, then retried or failed; jobs
+on hosts that went down fail with that reason; jobs waiting for activation are settled from
+the host's next report."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from cyborg_lite.conductor.rollout_io import Agents, Settings
 from cyborg_lite.db import models
 from cyborg_lite.db import rollout_jobs as db_jobs
 from cyborg_lite.db.engine import Database
-from cyborg_lite.firmware import states
+from cyborg_lite.firmware import states, versions
 
 LOG = logging.getLogger(__name__)
 
@@ -102,3 +103,41 @@ class Watchdog:
                 .values(deadline=deadline)
                 .execution_options(synchronize_session=False)
             )
+
+    def settle(self, hostname: str) -> int:
+        """After a report from ``hostname``: jobs waiting for activation whose device now runs
+        the new version succeed; those whose device activated another version fail."""
+        with self._db.transaction() as session:
+            rows = session.execute(
+                sa.select(
+                    models.RolloutJob.uuid,
+                    models.RolloutJob.version_after,
+                    models.FirmwareComponent.version,
+                    models.FirmwareComponent.pending_version,
+                )
+                .join(models.Device, models.Device.uuid == models.RolloutJob.device_uuid)
+                .join(
+                    models.FirmwareComponent,
+                    sa.and_(
+                        models.FirmwareComponent.device_id == models.Device.id,
+                        models.FirmwareComponent.component == models.RolloutJob.component,
+                    ),
+                )
+                .where(
+                    models.RolloutJob.hostname == hostname,
+                    models.RolloutJob.state == states.PENDING_ACTIVATION,
+                )
+            ).all()
+        settled = 0
+        for job_uuid, wanted, current, pending in rows:
+            if wanted and versions.same(current, wanted):
+                settled += self._engine.job_update(job_uuid, states.SUCCEEDED, version=current)
+            elif pending is None and wanted:
+                settled += self._engine.job_update(
+                    job_uuid,
+                    states.JOB_FAILED,
+                    version=current,
+                    error_code="verify-mismatch",
+                    message=f"After activation the device runs {current}, not {wanted}.",
+                )
+        return settled

@@ -1,21 +1,68 @@
-"""The conductor service: its RPC server and the periodic liveness check, started and stopped
-together. ``cmd/conductor.py`` runs one per process; the all-in-one runs one in its worker."""
+"""The conductor service: its RPC server, the periodic liveness check and the rollout runner,
+started and stopped together. ``cmd/conductor.py`` runs one per process; the all-in-one runs
+one in its worker."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import os
 import threading
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 import oslo_messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from cyborg_lite import rpc
+from cyborg_lite.agent import rpcapi as agent_rpcapi
 from cyborg_lite.conductor import inventory, manager
+from cyborg_lite.conductor.agents import BusAgents
+from cyborg_lite.conductor.rollout import Engine
+from cyborg_lite.conductor.rollout_io import Settings
+from cyborg_lite.conductor.rollout_runner import RolloutRunner
+from cyborg_lite.conductor.rollout_watch import Watchdog
 from cyborg_lite.db.engine import Database
 
 LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class RolloutMachinery:
+    """The engine, its watchdog and the runner thread of one conductor."""
+
+    engine: Engine
+    watchdog: Watchdog
+    runner: RolloutRunner
+
+
+def build_rollouts(
+    conf: cfg.ConfigOpts,
+    db: Database,
+    transport: oslo_messaging.Transport,
+    notifier: oslo_messaging.Notifier | None,
+) -> RolloutMachinery:
+    """The rollout engine for this conductor; agents are reached over ``transport``."""
+    c = conf.conductor
+    settings = Settings(
+        lease_seconds=float(c.rollout_lease_seconds),
+        job_timeout_seconds=float(c.firmware_job_timeout),
+        max_attempts=int(c.firmware_job_max_attempts),
+    )
+    agents = BusAgents(agent_rpcapi.AgentAPI(transport, timeout=float(c.agent_call_timeout)))
+    # A unique owner per process: a restarted conductor takes its old rollouts over like any
+    # other conductor would, once their lease has expired.
+    owner = f"{conf.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def emit(event: str, payload: dict[str, Any]) -> None:
+        manager.notify(notifier, [(event, payload)])
+
+    engine = Engine(db, agents, owner=owner, settings=settings, on_transition=emit)
+    watchdog = Watchdog(engine, db, agents, settings)
+    runner = RolloutRunner(engine, watchdog, db, sweep_seconds=float(c.rollout_sweep_seconds))
+    return RolloutMachinery(engine, watchdog, runner)
 
 
 class ConductorService:
@@ -34,7 +81,8 @@ class ConductorService:
         self._db = db
         self._notifier = notifier
         self._clock = clock
-        self.manager = manager.ConductorManager(db, notifier, clock=clock)
+        self.rollouts = build_rollouts(conf, db, transport, notifier)
+        self.manager = manager.ConductorManager(db, notifier, clock=clock, rollouts=self.rollouts)
         self._server = rpc.get_server(transport, rpc.CONDUCTOR_TOPIC, conf.host, [self.manager])
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -46,6 +94,7 @@ class ConductorService:
         self._server.start()
         self._thread = threading.Thread(target=self._loop, name="conductor-liveness", daemon=True)
         self._thread.start()
+        self.rollouts.runner.start()
         LOG.info("Conductor serving topic %s as %s", rpc.CONDUCTOR_TOPIC, self._conf.host)
 
     def check_liveness(self) -> list[inventory.Event]:
@@ -72,6 +121,7 @@ class ConductorService:
     def stop(self) -> None:
         """Stop the loop and the RPC server, waiting for in-flight calls to finish."""
         self._stop.set()
+        self.rollouts.runner.stop()
         self._server.stop()
         self._server.wait()
         if self._thread is not None:

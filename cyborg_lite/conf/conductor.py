@@ -1,4 +1,4 @@
-"""Options of the [conductor] group: host liveness."""
+"""Options of the [conductor] group: host liveness and the firmware rollout engine."""
 
 from __future__ import annotations
 
@@ -22,6 +22,44 @@ OPTS = [
         help="Seconds between two liveness checks (one query for hosts whose heartbeat is "
         "older than host_down_after). Several conductors may check at once: a host is marked "
         "down once, by whichever conductor's conditional update wins.",
+    ),
+    cfg.FloatOpt(
+        "rollout_lease_seconds",
+        default=30.0,
+        min=1.0,
+        help="How long a conductor's claim on a rollout lasts without renewal. When a conductor "
+        "dies, another takes its rollouts over after this long and carries on (jobs caught "
+        "between drain and dispatch are sent again; agents run a job at most once).",
+    ),
+    cfg.FloatOpt(
+        "rollout_sweep_seconds",
+        default=10.0,
+        min=0.1,
+        help="Seconds between two sweeps of unfinished rollouts: leases are renewed, overdue "
+        "jobs asked about, jobs on down hosts failed. Keep it under half of "
+        "rollout_lease_seconds. Job results and API actions advance a rollout at once; the "
+        "sweep only catches what no message announces.",
+    ),
+    cfg.FloatOpt(
+        "firmware_job_timeout",
+        default=1800.0,
+        min=1.0,
+        help="Seconds a firmware job may go without a result before its agent is asked about "
+        "it; an agent still working on it extends the deadline, one that never heard of it "
+        "gets the job again (up to firmware_job_max_attempts), else the job fails as timed "
+        "out. Example: 3600 for FPGA shells that take long to write.",
+    ),
+    cfg.IntOpt(
+        "firmware_job_max_attempts",
+        default=3,
+        min=1,
+        help="Dispatches of one job before an agent that never answers makes it fail.",
+    ),
+    cfg.FloatOpt(
+        "agent_call_timeout",
+        default=10.0,
+        min=0.1,
+        help="Seconds to wait for an agent's answer when asking about a job.",
     ),
 ]
 

@@ -261,7 +261,7 @@ def test_duplicate_and_late_messages_change_nothing(db, agents, clock):
     engine.job_update(job_uuid, states.FLASHING)
     engine.job_update(job_uuid, states.JOB_FAILED, error_code="hw-error")
     assert job_states(db, uuid) == {states.SUCCEEDED: 1}
-    assert engine.job_update("no-such-job", states.SUCCEEDED) is None
+    assert engine.job_update("no-such-job", states.SUCCEEDED) is False
 
 
 def test_overdue_jobs_are_retried_then_failed(db, agents, clock):

@@ -51,11 +51,11 @@ def test_reader_strips_and_forgives(tmp_path):
     assert reader.listdir("sys/none") == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 file anyway")
 def test_reader_unreadable_file_is_none(tmp_path):
-    path = tmp_path / "secret"
-    path.write_text("x\n")
-    path.chmod(0)
+    # An attribute that exists but cannot be read as a file fails with an OSError whoever the
+    # caller is (a chmod 000 file would not: root reads it anyway, and CI runs as root).
+    (tmp_path / "secret").mkdir()
+    assert h.SysfsReader(str(tmp_path)).exists("secret")
     assert h.SysfsReader(str(tmp_path)).read("secret") is None
 
 
