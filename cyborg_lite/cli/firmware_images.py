@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from osc_lib import exceptions
-from osc_lib.command import command
 
 from cyborg_lite.cli import client, common, transfer
 
@@ -38,7 +37,7 @@ def find_image(api: client.Client, ref: str) -> str:
     return uuid
 
 
-class CreateFirmwareImage(command.ShowOne):
+class CreateFirmwareImage(common.ShowOne):
     """Register a firmware image and upload its file."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -171,7 +170,7 @@ class DeleteFirmwareImage(common.ResourceDelete):
         return find_image(common.api(self), ident)
 
 
-class DownloadFirmwareImage(command.Command):
+class DownloadFirmwareImage(common.Command):
     """Download a firmware image's file (checked against its sha256)."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:

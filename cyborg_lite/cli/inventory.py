@@ -6,8 +6,6 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from osc_lib.command import command
-
 from cyborg_lite.cli import common
 
 
@@ -54,7 +52,7 @@ class ShowDevice(common.ResourceShow):
     argument_help = "The device's uuid"
 
 
-class _DeviceStatus(command.Command):
+class _DeviceStatus(common.Command):
     action = ""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -110,7 +108,7 @@ class _Lines(common.Struct):
         return "\n".join(self._line(v) for v in self._value) or "-"
 
 
-class ShowDeviceFirmware(command.ShowOne):
+class ShowDeviceFirmware(common.ShowOne):
     """Show a device's firmware components and every firmware job that touched it (2.4)."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:

@@ -14,7 +14,6 @@ from typing import Any
 
 from cliff.formatters import base as base_formatters
 from osc_lib import exceptions
-from osc_lib.command import command
 
 from cyborg_lite.cli import client, common, firmware_images, progress
 from cyborg_lite.firmware import states
@@ -78,7 +77,7 @@ def _strategy(a: argparse.Namespace) -> dict[str, Any]:
     return strategy
 
 
-class CreateRollout(command.ShowOne):
+class CreateRollout(common.ShowOne):
     """Plan (--dry-run) or start a firmware rollout; --wait follows it to the end."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -297,7 +296,7 @@ class ListRolloutJobs(common.ResourceList):
         return f"/firmware_rollouts/{parsed_args.rollout}/jobs"
 
 
-class _Action(command.ShowOne):
+class _Action(common.ShowOne):
     action = ""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -328,7 +327,7 @@ class AbortRollout(_Action):
     action = "abort"
 
 
-class RollbackRollout(command.Lister):
+class RollbackRollout(common.Lister):
     """Roll a rollout back: new rollouts return each device to its previous image."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:

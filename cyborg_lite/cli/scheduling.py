@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from osc_lib import exceptions
-from osc_lib.command import command
 
 from cyborg_lite.cli import common
 
@@ -43,7 +42,7 @@ class ShowAttribute(common.ResourceShow):
     argument_help = "The attribute's uuid"
 
 
-class CreateAttribute(command.ShowOne):
+class CreateAttribute(common.ShowOne):
     """Add a key/value attribute to a deployable."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -86,7 +85,7 @@ def parse_group(text: str) -> dict[str, str]:
     return group
 
 
-class CreateDeviceProfile(command.ShowOne):
+class CreateDeviceProfile(common.ShowOne):
     """Create a device profile: named request groups a flavor can ask for."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -145,7 +144,7 @@ class DeleteDeviceProfile(common.ResourceDelete):
     argument = "device_profile"
 
 
-class CreateArq(command.Lister):
+class CreateArq(common.Lister):
     """Create accelerator requests from a device profile: one per accelerator it asks for."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -182,7 +181,7 @@ class ShowArq(common.ResourceShow):
     argument_help = "The request's uuid"
 
 
-class BindArq(command.ShowOne):
+class BindArq(common.ShowOne):
     """Bind an accelerator request to an instance on a host (needs the service role)."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -206,7 +205,7 @@ class BindArq(command.ShowOne):
         return common.show(client.get(f"/accelerator_requests/{parsed_args.arq}"))
 
 
-class UnbindArq(command.ShowOne):
+class UnbindArq(common.ShowOne):
     """Unbind an accelerator request (needs the service role)."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
