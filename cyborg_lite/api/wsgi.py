@@ -15,6 +15,8 @@ from oslo_config import cfg
 from cyborg_lite.api import middleware
 from cyborg_lite.api.app import create_app
 from cyborg_lite.db.engine import Database
+from cyborg_lite.nova import NovaClient
+from cyborg_lite.placement.sync import ProviderSync
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -67,8 +69,15 @@ def wrap_auth(conf: cfg.ConfigOpts, app: WSGIApp) -> WSGIApp:
     return RequestIdWrapper(PublicPathDispatcher(app, protected))
 
 
-def build(conf: cfg.ConfigOpts, *, conductor: Any = None, placement: Any = None) -> WSGIApp:
-    """The deployable WSGI app for ``conf``."""
+def build(
+    conf: cfg.ConfigOpts, *, conductor: Any = None, placement: Any = None, nova: Any = None
+) -> WSGIApp:
+    """The deployable WSGI app for ``conf``; Placement and Nova clients from ``[placement]``
+    and ``[nova]`` unless given (no I/O until a request needs them)."""
     db = Database.from_conf(conf)
-    app = create_app(conf, db=db, conductor=conductor, placement=placement)
+    if placement is None:
+        placement = ProviderSync.from_conf(conf, db)
+    if nova is None:
+        nova = NovaClient.from_conf(conf)
+    app = create_app(conf, db=db, conductor=conductor, placement=placement, nova=nova)
     return wrap_auth(conf, app)
