@@ -32,11 +32,9 @@ class _Epilog:
     """Names this plugin in ``--help`` without cliff's scan of every installed distribution
     (``packages_distributions()``), which costs a third of a second on each invocation."""
 
-    _epilog: str | None
-
     def get_epilog(self) -> str:
         """The command's epilog and where it comes from."""
-        return "\n\n".join(filter(None, [self._epilog, EPILOG]))
+        return "\n\n".join(filter(None, [getattr(self, "_epilog", None), EPILOG]))
 
 
 class Command(_Epilog, command.Command):
