@@ -61,7 +61,8 @@ def headline(rollout: Mapping[str, Any]) -> str:
         f"{rollout.get('target_version')}: {rollout['state']}"
     )
     if rollout.get("wave_count"):
-        text += f", wave {rollout.get('current_wave', 0) + 1} of {rollout['wave_count']}"
+        # Waves are numbered from 0 as in the API (the jobs list, the dry run).
+        text += f", wave {rollout.get('current_wave', 0)} of 0-{rollout['wave_count'] - 1}"
     if rollout["state"] not in ENDED:
         text += f", ETA {eta_text(rollout.get('eta_seconds'))}"
     return text
@@ -72,17 +73,18 @@ def render(rollout: Mapping[str, Any]) -> list[str]:
     lines = [headline(rollout)]
     waves = rollout.get("waves") or []
     width = len(str(rollout.get("total", 0)))
+    canary = (rollout.get("strategy") or {}).get("canary", 0) > 0
     for wave in waves:
         size, finished = wave.get("size", 0), done(wave.get("counts", {}))
-        label = f"wave {wave['wave']}"
+        label = f"wave {wave['wave']}" + (" canary" if canary and wave["wave"] == 0 else "")
         lines.append(
-            f"  {label:<8} {bar(finished / size if size else 1.0)} "
+            f"  {label:<13} {bar(finished / size if size else 1.0)} "
             f"{finished:>{width}}/{size:<{width}}  {counts_text(wave.get('counts', {}))}"
         )
     total = rollout.get("total", 0)
     finished = done(rollout.get("counts", {}))
     lines.append(
-        f"  {'overall':<8} {bar(finished / total if total else 1.0)} "
+        f"  {'overall':<13} {bar(finished / total if total else 1.0)} "
         f"{finished:>{width}}/{total:<{width}}  {counts_text(rollout.get('counts', {}))}"
     )
     if rollout.get("message"):

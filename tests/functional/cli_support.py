@@ -35,6 +35,8 @@ def running_aio(folder: Path) -> Iterator[str]:
         f"[DEFAULT]\nstate_path = {folder / 'state'}\n"
         f"[api]\nhost = 127.0.0.1\nport = {port}\n"
         f"[aio]\nsimulated_hosts = {SIMULATED_HOSTS}\nlocal_agent = false\n"
+        # Agents fetch images from the API, which is not on its default port here.
+        f"[agent]\napi_endpoint = http://127.0.0.1:{port}\n"
         "[simulated]\nflash_seconds = 0.1\n"
     )
     log = (folder / "aio.log").open("ab")
@@ -80,9 +82,7 @@ class Osc:
         self.base_url = base_url
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("OS_", "OPENSTACK"))
-        }
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "OPENSTACK"))}
         self.env.update(HOME=str(home), PYTHONWARNINGS="ignore", COLUMNS="200")
 
     def argv(
@@ -95,15 +95,14 @@ class Osc:
 
     def start(
         self, *args: str, auth: Sequence[str] | None = None, options: Sequence[str] = ()
-    ) -> subprocess.Popen[str]:
-        """Start one invocation; stdout and stderr are pipes."""
+    ) -> subprocess.Popen[bytes]:
+        """Start one invocation; stdout and stderr are pipes (bytes: see ``finish``)."""
         return subprocess.Popen(
             self.argv(args, auth, options),
             cwd=self.home,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
         )
 
     def run(
@@ -134,18 +133,22 @@ class Osc:
 
 
 def finish(
-    proc: subprocess.Popen[str], ok: bool, timeout: float
+    proc: subprocess.Popen[bytes], ok: bool, timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """Wait for ``proc``; kill it at ``timeout``."""
+    """Wait for ``proc``; kill it at ``timeout``. Output is decoded as text, and the raw
+    stdout kept as ``.raw`` (``image download`` writes an image's bytes there)."""
     try:
-        out, err = proc.communicate(timeout=timeout)
+        raw, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"{proc.args} ran past {timeout}s:\n{out}\n{err}") from None
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        raw, err = proc.communicate()
+        raise AssertionError(f"{proc.args} ran past {timeout}s:\n{raw!r}\n{err!r}") from None
+    done = subprocess.CompletedProcess(
+        proc.args, proc.returncode, raw.decode(errors="replace"), err.decode(errors="replace")
+    )
+    done.raw = raw  # type: ignore[attr-defined]
     if ok and done.returncode != 0:
-        raise AssertionError(f"{proc.args} exited {done.returncode}:\n{err}\n{out}")
+        raise AssertionError(f"{proc.args} exited {done.returncode}:\n{done.stderr}\n{done.stdout}")
     return done
 
 
