@@ -10,10 +10,12 @@ runs independent invocations at once, since each one spends a second or two star
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -159,3 +161,69 @@ def table(text: str) -> list[list[str]]:
         for line in text.splitlines()
         if line.startswith("|")
     ]
+
+
+class _Keystone(http.server.BaseHTTPRequestHandler):
+    """Just enough of Keystone v3 for keystoneauth's password plugin: version discovery and
+    a token whose catalog names the accelerator endpoint (``server.catalog_url``)."""
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._send(200, {"version": {"id": "v3.14", "status": "stable", "links": [
+            {"rel": "self", "href": f"{base}/v3/"}]}})  # fmt: skip
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.tokens_issued += 1  # type: ignore[attr-defined]
+        domain = {"id": "default", "name": "Default"}
+        endpoint = {"id": "e1", "interface": "public", "region": "RegionOne",
+                    "region_id": "RegionOne", "url": self.server.catalog_url}  # type: ignore[attr-defined]  # fmt: skip
+        token = {
+            "methods": ["password"],
+            "expires_at": "2099-01-01T00:00:00.000000Z",
+            "issued_at": "2026-01-01T00:00:00.000000Z",
+            "user": {"id": "u1", "name": "operator", "domain": domain},
+            "project": {"id": "p1", "name": "ops", "domain": domain},
+            "roles": [{"id": "r1", "name": "admin"}],
+            "catalog": [
+                {"id": "s1", "type": "accelerator", "name": "cyborg", "endpoints": [endpoint]}
+            ],
+        }
+        self._send(201, {"token": token}, {"X-Subject-Token": "fake-token"})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet
+
+
+@contextlib.contextmanager
+def fake_keystone(catalog_url: str) -> Iterator[http.server.ThreadingHTTPServer]:
+    """A loopback Keystone whose catalog sends ``accelerator`` to ``catalog_url``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Keystone)
+    server.catalog_url = catalog_url  # type: ignore[attr-defined]
+    server.tokens_issued = 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def keystone_auth(server: http.server.ThreadingHTTPServer) -> list[str]:
+    """Password-auth options for ``fake_keystone``."""
+    return [
+        "--os-auth-url", f"http://127.0.0.1:{server.server_address[1]}/v3",
+        "--os-username", "operator", "--os-password", "secret", "--os-project-name", "ops",
+        "--os-user-domain-name", "Default", "--os-project-domain-name", "Default",
+        "--os-identity-api-version", "3", "--os-interface", "public",
+    ]  # fmt: skip

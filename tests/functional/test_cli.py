@@ -14,7 +14,14 @@ import os
 import pytest
 
 from cyborg_lite.agent import manager as agent_manager
-from tests.functional.cli_support import Osc, finish, running_aio, table
+from tests.functional.cli_support import (
+    Osc,
+    fake_keystone,
+    finish,
+    keystone_auth,
+    running_aio,
+    table,
+)
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -45,14 +52,22 @@ def image_args(tmp_path, name, version, size=1000):
 
 
 def test_inventory(osc):
-    hosts, host, gpus, listed, deps = osc.many(
-        ["host", "list", "-f", "json"],
-        ["host", "show", "sim-host-01", "-f", "json"],
-        ["device", "list", "--type", "GPU", "--vendor", "10de", "--hostname", "sim-host-02",
-         "-f", "json"],
-        ["device", "list", "--long", "--sort-column", "hostname", "-f", "json"],
-        ["deployable", "list", "--long", "-f", "json"],
-    )  # fmt: skip
+    with fake_keystone(f"{osc.base_url}/v2") as keystone:
+        through_catalog = osc.start(
+            "host", "list", "-f", "value", "-c", "hostname", auth=keystone_auth(keystone)
+        )
+        hosts, host, gpus, listed, deps = osc.many(
+            ["host", "list", "-f", "json"],
+            ["host", "show", "sim-host-01", "-f", "json"],
+            ["device", "list", "--type", "GPU", "--vendor", "10de", "--hostname", "sim-host-02",
+             "-f", "json"],
+            ["device", "list", "--long", "--sort-column", "hostname", "-f", "json"],
+            ["deployable", "list", "--long", "-f", "json"],
+        )  # fmt: skip
+        # Keystone auth: a token, and the endpoint from its catalog.
+        found = finish(through_catalog, True, 60).stdout.split()
+        assert found == ["sim-host-01", "sim-host-02"]
+        assert keystone.tokens_issued == 1
     assert [h["hostname"] for h in json.loads(hosts.stdout)] == ["sim-host-01", "sim-host-02"]
     assert set(json.loads(hosts.stdout)[0]) == {
         "hostname", "state", "device_count", "agent_version", "last_heartbeat",
