@@ -98,8 +98,8 @@ class CreateFirmwareImage(common.ShowOne):
         if parsed_args.min_version:
             body["min_version"] = parsed_args.min_version
         if parsed_args.signature_file:
-            body["signature"] = base64.b64encode(Path(parsed_args.signature_file).read_bytes())
-            body["signature"] = body["signature"].decode()
+            raw = Path(parsed_args.signature_file).read_bytes()
+            body["signature"] = base64.b64encode(raw).decode()  # the API takes base64
         api = common.api(self)
         image = api.post("/firmware_images", body, minimum=common.V24)
         sending = transfer.TransferBar("upload ", size, sys.stderr)
