@@ -255,6 +255,7 @@ def test_rollout_controls_and_wait_for_an_aborted_rollout(osc):
     uuid = wait_for(
         "the rollout --wait created",
         lambda: [r["uuid"] for r in osc.api("GET", "/firmware_rollouts")["firmware_rollouts"]],
+        timeout=120,  # the openstack client's own start-up is slow on a loaded machine
     )[0]
     listed, shown, jobs = osc.many(
         ["firmware", "rollout", "list", "--state", "running", "-f", "json"],
