@@ -185,6 +185,9 @@ def _prepare(conf: Path, public_url: str, password: str) -> None:
         password,
         "--bootstrap-public-url",
         public_url,
+        # keystonemiddleware looks Keystone up on the internal interface by default.
+        "--bootstrap-internal-url",
+        public_url,
         "--bootstrap-region-id",
         "RegionOne",
     )
