@@ -161,7 +161,9 @@ class FirmwareImages:
                 "images are immutable (register a new one)."
             )
         staged = self._store.stage(
-            req.bounded_stream, self._s.conf.firmware.max_image_bytes, req.content_length
+            validation.body_stream(req),
+            self._s.conf.firmware.max_image_bytes,
+            req.content_length,
         )
         try:
             if image.sha256 and image.sha256 != staged.sha256:
