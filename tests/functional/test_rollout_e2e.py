@@ -265,3 +265,94 @@ def test_conductor_and_agent_killed_mid_rollout_over_rabbitmq(tmp_path, procs):
         except AssertionError:
             print(procs.logs())
             raise
+
+
+def test_failure_budget_halts_then_resume_completes(tmp_path, procs):
+    port = free_port()
+    state = tmp_path / "state"
+
+    def start_aio(failure_rate):
+        conf = tmp_path / f"aio-{failure_rate}.conf"
+        conf.write_text(
+            f"[DEFAULT]\nstate_path = {state}\n"
+            f"[api]\nport = {port}\n"
+            "[aio]\nsimulated_hosts = 25\nlocal_agent = false\n"
+            "[simulated]\ndevices = nvidia-h100:4\nflash_seconds = 0.05\n"
+            f"flash_failure_rate = {failure_rate}\n"
+            "[agent]\nreport_interval = 5\nheartbeat_interval = 2\n"
+            f"api_endpoint = http://127.0.0.1:{port}\n"
+            "[conductor]\nrollout_sweep_seconds = 1\n"
+        )
+        procs.start("aio", "cyborg-lite-aio", "--config-file", str(conf))
+        wait_for(
+            "100 GPUs",
+            lambda: (
+                len((try_get(port, "/v2/devices?type=GPU&limit=1000") or {}).get("devices", []))
+                == 100
+            ),
+            timeout=120,
+        )
+
+    def rollout_when(uuid, wanted):
+        return wait_for(
+            f"rollout {wanted}",
+            lambda: (
+                (r := try_get(port, f"/v2/firmware_rollouts/{uuid}", V24))
+                and r["state"] in wanted
+                and r
+            ),
+            timeout=240,
+            every=0.5,
+        )
+
+    try:
+        # A 30 % flash failure rate against a budget of 10 % of the wave (10 devices).
+        start_aio(0.3)
+        image = upload_image(port)
+        rollout = send(
+            port,
+            "POST",
+            "/v2/firmware_rollouts",
+            {
+                "image_uuid": image,
+                "selector": {"models": [MODEL]},
+                "strategy": {
+                    "canary": 0,
+                    "waves": ["100%"],
+                    "max_in_flight": 5,
+                    "failure_budget": {"count": 0, "rate": 0.1},
+                },
+            },
+        )["uuid"]
+        halted = rollout_when(rollout, FINAL)
+        assert halted["state"] == "halted", halted
+        assert "failure budget" in halted["message"]
+        failed = halted["counts"]["failed"]
+        # Halted within the wave's budget: at most the jobs already in flight finished after.
+        assert 10 <= failed <= 10 + 5
+        assert halted["counts"]["pending"] > 0  # nothing more was started
+        # The failures are understood and fixed (here: the failure rate drops to 0).
+        procs.kill("aio")
+        start_aio(0.0)
+        resumed = send(
+            port, "POST", f"/v2/firmware_rollouts/{rollout}/action", {"action": "resume"}
+        )
+        assert resumed["state"] == "running"
+        done = rollout_when(rollout, FINAL)
+        assert done["state"] == "completed", done
+        counts = done["counts"]
+        assert counts["failed"] >= failed  # history kept: earlier failures stay failed
+        assert counts["succeeded"] + counts["failed"] == 100
+        assert not any(
+            counts[s] for s in ("pending", "draining", "dispatched", "flashing", "verifying")
+        )
+        lines = [
+            e
+            for e in ledger(state / "simulated" / "flash-ledger.jsonl")
+            if e["component"] == "vbios"
+        ]
+        flashes = collections.Counter((e["host"], e["device"]) for e in lines)
+        assert set(flashes.values()) == {1}  # a failed device is not retried behind one's back
+    except AssertionError:
+        print(procs.logs())
+        raise
