@@ -31,7 +31,7 @@ from tests import seed
 from tests.conftest import make_test_conf
 
 # Per operation; a deeper run: CYBORG_LITE_FUZZ_EXAMPLES=500 pytest tests/functional/test_fuzz.py
-MAX_EXAMPLES = int(os.environ.get("CYBORG_LITE_FUZZ_EXAMPLES", "15"))
+MAX_EXAMPLES = int(os.environ.get("CYBORG_LITE_FUZZ_EXAMPLES", "10"))
 VERSIONS = ({}, {"OpenStack-API-Version": "accelerator latest"})
 CHECKS = [
     checks.not_a_server_error,
