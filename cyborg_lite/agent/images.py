@@ -18,7 +18,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
+import uuid as uuidlib
 from typing import Any
 
 import requests
@@ -35,6 +37,7 @@ DEFAULT_TIMEOUT = 300.0
 MICROVERSION = "accelerator 2.4"
 # What a noauth API reads as "a service", as keystonemiddleware would set for a service token.
 NOAUTH_HEADERS = {"X-Roles": "service", "X-Service-Roles": "service"}
+_SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class ImageError(Exception):
@@ -110,9 +113,21 @@ class ImageSource:
         reached or answers an error, ``checksum-mismatch`` when the bytes are not the ones
         the job expects. Nothing is left on disk when it raises.
         """
+        # The uuid becomes part of a URL and of a file name: anything but a uuid (a "../",
+        # a "?") from a confused or forged job must reach neither.
+        try:
+            image_uuid = str(uuidlib.UUID(image_uuid))
+        except (ValueError, TypeError, AttributeError):
+            raise ImageError(
+                "download-failed", f"The job's image id {image_uuid!r} is not a uuid."
+            ) from None
         url = self.url(image_uuid)
         if not sha256:
             raise ImageError("checksum-mismatch", f"The job gives no sha256 for image {url}.")
+        if not _SHA256_RE.fullmatch(sha256):
+            raise ImageError(
+                "checksum-mismatch", f"The job's sha256 {sha256!r} for image {url} is not one."
+            )
         os.makedirs(self.folder, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix=f"{image_uuid}-", suffix=".part", dir=self.folder)
         try:

@@ -26,7 +26,8 @@ def create_app(
 
     Middleware order matters: the request id comes first so every response (errors too)
     carries it; unversioned paths are rewritten before the microversion is read (it applies to
-    /v2 paths only); the context is built last, from what the others set.
+    /v2 paths only); the context is built from what the others set; the body limit needs the
+    matched route, so it acts after routing (``process_resource``), before any responder reads.
     """
     services = Services(
         conf=conf,
@@ -41,6 +42,7 @@ def create_app(
         middleware.UnversionedPaths(),
         middleware.Microversion(),
         middleware.Context(conf),
+        middleware.BodyLimit(conf.api.max_request_body_bytes, routes.STREAMED_BODIES),
     ]
     app = falcon.App(middleware=components, cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True

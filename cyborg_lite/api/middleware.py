@@ -12,7 +12,7 @@ import uuid
 import falcon
 from oslo_config import cfg
 
-from cyborg_lite import context
+from cyborg_lite import context, exception
 from cyborg_lite.api import microversion
 
 REQUEST_ID_HEADER = "x-openstack-request-id"
@@ -74,6 +74,32 @@ class Microversion:
         req.context.microversion = version
         resp.set_header(
             microversion.HEADER, f"{microversion.SERVICE_TYPE} {microversion.fmt(version)}"
+        )
+
+
+class BodyLimit:
+    """Refuses a declared body over ``[api] max_request_body_bytes`` before anyone reads it.
+
+    JSON readers enforce the limit themselves (``validation.read_json``, chunked bodies
+    included); this catches the routes that read no body at all, where gunicorn would
+    otherwise drain whatever was declared. Streamed uploads have their own limit.
+    """
+
+    def __init__(self, max_bytes: int, streamed: frozenset[tuple[str, str]]) -> None:
+        self._max = max_bytes
+        self._streamed = streamed
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: object
+    ) -> None:
+        """413 when Content-Length is over the limit on a non-streaming route."""
+        length = req.content_length
+        if length is None or length <= self._max:
+            return
+        if (req.method, req.uri_template) in self._streamed:
+            return
+        raise exception.PayloadTooLarge(
+            f"Request body of {length} bytes is over the limit of {self._max} bytes."
         )
 
 

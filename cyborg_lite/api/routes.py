@@ -53,3 +53,9 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/firmware_rollouts/{uuid}/jobs", rollouts.Rollouts, "jobs"),
     ("/v2/firmware_rollouts/{uuid}/action", rollouts.Rollouts, "action"),
 ]
+
+# (method, template) of the routes whose body is streamed rather than parsed as JSON: each has
+# its own size limit ([firmware] max_image_bytes), not [api] max_request_body_bytes.
+STREAMED_BODIES: frozenset[tuple[str, str]] = frozenset(
+    {("PUT", "/v2/firmware_images/{uuid}/file")}
+)

@@ -46,7 +46,9 @@ def paging(params: dict[str, str], max_limit: int) -> Paging:
     """``limit`` and ``marker`` from validated query parameters (both optional)."""
     limit = None
     if "limit" in params:
-        limit = min(validation.integer(params["limit"], "limit", minimum=1), max_limit)
+        limit = min(
+            validation.integer(params["limit"], "limit", minimum=1, maximum=None), max_limit
+        )
     marker = validation.uuid(params["marker"], "marker") if "marker" in params else None
     return Paging(limit=limit, marker=marker)
 

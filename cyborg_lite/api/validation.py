@@ -7,14 +7,39 @@ message names the offending field.
 from __future__ import annotations
 
 import json
+import re
 import uuid as uuidlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import falcon
 import jsonschema
+import jsonschema.validators
 
 from cyborg_lite import exception
+
+
+def _anchored_pattern(
+    validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
+    r"""JSON Schema's ``pattern`` with ``$`` meaning the very end of the string.
+
+    jsonschema applies patterns with Python's ``re.search``, where ``$`` also matches before
+    one trailing newline, so ``"^[0-9a-z.]+$"`` let ``"1.0\n"`` through as a version, a
+    vendor id or a component name (and from there into logs and tool arguments). ECMA-262,
+    which JSON Schema follows, has no such exception; ``\Z`` gives Python the same meaning.
+    """
+    if not isinstance(instance, str):
+        return
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + "\\Z"
+    if re.search(pattern, instance) is None:
+        yield jsonschema.ValidationError(f"{instance!r} does not match {schema['pattern']!r}")
+
+
+_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft202012Validator, {"pattern": _anchored_pattern}
+)
 
 
 def _where(error: jsonschema.ValidationError) -> str:
@@ -24,12 +49,49 @@ def _where(error: jsonschema.ValidationError) -> str:
 
 def check(schema: Mapping[str, Any], data: Any) -> Any:
     """Validate ``data`` against ``schema``; raise ``Invalid`` naming the first problem."""
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         raise exception.Invalid(f"Invalid input{_where(first)}: {first.message}")
     return data
+
+
+def body_stream(req: falcon.Request) -> ClientBody:
+    """The request body as a stream, chunked bodies included.
+
+    falcon's ``bounded_stream`` reads up to Content-Length, which a chunked request
+    (``Transfer-Encoding: chunked``, as ``requests`` sends a generator or an unsized file) does
+    not have, so it would read nothing: an upload would be refused as empty, a JSON body as
+    missing. A server that de-chunks and ends the input at the body's end says so with
+    ``wsgi.input_terminated`` (gunicorn does); then the raw stream is safe to read to EOF.
+    Callers bound the amount they read.
+    """
+    if req.content_length is None and req.env.get("wsgi.input_terminated"):
+        return ClientBody(req.stream)
+    return ClientBody(req.bounded_stream)
+
+
+class ClientBody:
+    """A request body stream whose read errors are the client's: 400, not 500.
+
+    A client that hangs up inside a chunk, or sends a malformed chunk, makes the WSGI
+    server's input raise its own errors (gunicorn's ``NoMoreData``, ``InvalidChunkSize``, ...);
+    whatever the server, nothing was wrong with the service.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes; ``Invalid`` when the body cannot be read."""
+        try:
+            return bytes(self._stream.read(size))
+        except Exception as err:  # the server's own error types; any of them means a bad body
+            raise exception.Invalid(
+                f"The request body could not be read ({type(err).__name__}: {err}); "
+                "nothing was stored."
+            ) from err
 
 
 def read_json(req: falcon.Request, max_bytes: int) -> Any:
@@ -39,7 +101,7 @@ def read_json(req: falcon.Request, max_bytes: int) -> Any:
         raise exception.PayloadTooLarge(
             f"Request body of {length} bytes is over the limit of {max_bytes} bytes."
         )
-    raw = req.bounded_stream.read(max_bytes + 1)
+    raw = body_stream(req).read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise exception.PayloadTooLarge(f"Request body is over the limit of {max_bytes} bytes.")
     if not raw.strip():
@@ -88,8 +150,16 @@ def uuid(value: str, field: str = "uuid") -> str:
         ) from err
 
 
-def integer(value: str, field: str, minimum: int | None = None) -> int:
-    """``value`` as an int, or 400 naming ``field``."""
+# The largest value of the SQL integer columns numbers are compared with (ids, waves): a
+# larger one overflows the database driver rather than matching nothing.
+SQL_INT_MAX = 2**31 - 1
+
+
+def integer(
+    value: str, field: str, minimum: int | None = None, maximum: int | None = SQL_INT_MAX
+) -> int:
+    """``value`` as an int within bounds (``maximum=None``: unbounded, for numbers that are
+    capped rather than compared in SQL), or 400 naming ``field``."""
     try:
         number = int(value)
     except (TypeError, ValueError) as err:
@@ -98,4 +168,6 @@ def integer(value: str, field: str, minimum: int | None = None) -> int:
         ) from err
     if minimum is not None and number < minimum:
         raise exception.Invalid(f"Invalid input for field/attribute {field}: must be >= {minimum}.")
+    if maximum is not None and number > maximum:
+        raise exception.Invalid(f"Invalid input for field/attribute {field}: must be <= {maximum}.")
     return number

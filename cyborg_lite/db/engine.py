@@ -111,5 +111,11 @@ def _is_disconnect(err: exc.OperationalError) -> bool:
             "lost connection",
             "can't connect",
             "terminating connection",
+            # PostgreSQL refusing new connections while it stops or starts (a restart, a
+            # failover): as unreachable as a closed port, and as temporary.
+            "the database system is shutting down",
+            "the database system is starting up",
+            "the database system is in recovery mode",
+            "server has gone away",  # MySQL/MariaDB 2006
         )
     )

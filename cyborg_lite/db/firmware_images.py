@@ -75,10 +75,17 @@ def list_images(
 
 
 def activate(
-    session: orm.Session, uuid: str, *, sha256: str, size: int, signed: bool
+    session: orm.Session,
+    uuid: str,
+    *,
+    sha256: str,
+    size: int,
+    signed: bool,
+    user_id: str | None = None,
+    project_id: str | None = None,
 ) -> models.FirmwareImage:
-    """Mark a queued image active with its verified digest; 409 if it is no longer queued
-    (another upload won the race)."""
+    """Mark a queued image active with its verified digest and who uploaded it; 409 if it is
+    no longer queued (another upload won the race)."""
     result = session.execute(
         sa.update(models.FirmwareImage)
         .where(models.FirmwareImage.uuid == uuid, models.FirmwareImage.status == "queued")
@@ -87,6 +94,8 @@ def activate(
             sha256=sha256,
             size=size,
             signed=signed,
+            uploaded_by_user=user_id,
+            uploaded_by_project=project_id,
             updated_at=models.utcnow(),
         )
         .execution_options(synchronize_session=False)

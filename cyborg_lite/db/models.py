@@ -242,6 +242,10 @@ class FirmwareImage(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="queued")
     created_by_user: Mapped[str | None] = mapped_column(sa.String(255))
     created_by_project: Mapped[str | None] = mapped_column(sa.String(255))
+    # Who sent the bytes: registering and uploading are separate acts, perhaps by different
+    # operators, and the upload is the one that decides what a device will run.
+    uploaded_by_user: Mapped[str | None] = mapped_column(sa.String(255))
+    uploaded_by_project: Mapped[str | None] = mapped_column(sa.String(255))
 
 
 class Rollout(TimestampMixin, Base):
@@ -278,6 +282,7 @@ class Rollout(TimestampMixin, Base):
     created_by_project: Mapped[str | None] = mapped_column(sa.String(255))
     last_action: Mapped[str | None] = mapped_column(sa.String(16))
     last_action_by_user: Mapped[str | None] = mapped_column(sa.String(255))
+    last_action_by_project: Mapped[str | None] = mapped_column(sa.String(255))
     last_action_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -172,6 +172,7 @@ def set_state(
     *,
     action: str,
     user_id: str | None,
+    project_id: str | None = None,
     message: str | None = None,
 ) -> None:
     """Move ``rollout`` to ``new_state`` if it is in one of ``allowed_from``, else 409."""
@@ -184,6 +185,7 @@ def set_state(
     rollout.state = new_state
     rollout.last_action = action
     rollout.last_action_by_user = user_id
+    rollout.last_action_by_project = project_id
     rollout.last_action_at = now
     rollout.generation += 1
     if message is not None:

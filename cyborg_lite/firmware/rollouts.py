@@ -52,16 +52,26 @@ def make_plan(
     return selector, strategy, plan.build(candidates, image_spec(image), selector, strategy)
 
 
-def pause(session: orm.Session, uuid: str, user_id: str | None) -> models.Rollout:
+def pause(
+    session: orm.Session, uuid: str, user_id: str | None, project_id: str | None = None
+) -> models.Rollout:
     """Start no new job; in-flight jobs finish."""
     rollout = db_rollouts.get(session, uuid, lock=True)
     db_rollouts.set_state(
-        session, rollout, [states.RUNNING], states.PAUSED, action="pause", user_id=user_id
+        session,
+        rollout,
+        [states.RUNNING],
+        states.PAUSED,
+        action="pause",
+        user_id=user_id,
+        project_id=project_id,
     )
     return rollout
 
 
-def resume(session: orm.Session, uuid: str, user_id: str | None) -> models.Rollout:
+def resume(
+    session: orm.Session, uuid: str, user_id: str | None, project_id: str | None = None
+) -> models.Rollout:
     """Continue a paused or halted rollout. Resuming a halted one accepts the current wave's
     failures so far: the budget then counts only new ones."""
     rollout = db_rollouts.get(session, uuid, lock=True)
@@ -76,12 +86,15 @@ def resume(session: orm.Session, uuid: str, user_id: str | None) -> models.Rollo
         states.RUNNING,
         action="resume",
         user_id=user_id,
+        project_id=project_id,
         message="",
     )
     return rollout
 
 
-def abort(session: orm.Session, uuid: str, user_id: str | None) -> models.Rollout:
+def abort(
+    session: orm.Session, uuid: str, user_id: str | None, project_id: str | None = None
+) -> models.Rollout:
     """Cancel every job not yet started; in-flight jobs finish, then nothing more happens."""
     rollout = db_rollouts.get(session, uuid, lock=True)
     db_rollouts.set_state(
@@ -91,6 +104,7 @@ def abort(session: orm.Session, uuid: str, user_id: str | None) -> models.Rollou
         states.ABORTED,
         action="abort",
         user_id=user_id,
+        project_id=project_id,
         message=f"Aborted by {user_id or 'an operator'}.",
     )
     db_rollouts.cancel_pending(session, rollout)
@@ -134,7 +148,7 @@ def rollback(
             f"version {', '.join(missing)} is in the catalog. Upload it, then roll back again."
         )
     if original.state in states.UNFINISHED:
-        abort(session, uuid, user_id)
+        abort(session, uuid, user_id, project_id)
     strategy = strategy_mod.from_dict(json.loads(original.strategy))
     created = []
     for version, device_uuids in sorted(by_version.items()):

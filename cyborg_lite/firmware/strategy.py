@@ -75,10 +75,15 @@ class Strategy:
         }
 
 
+# Upper bound of every count and duration: they end up in SQL integer columns and in
+# timedeltas, which a client-chosen 10**30 would overflow (a 500, or a stuck rollout).
+INT_MAX = 2**31 - 1
+
+
 def _int(body: Mapping[str, Any], name: str, default: int, minimum: int) -> int:
     value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise exception.Invalid(f"strategy.{name} must be an integer >= {minimum}.")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= INT_MAX:
+        raise exception.Invalid(f"strategy.{name} must be an integer from {minimum} to {INT_MAX}.")
     return value
 
 
@@ -86,8 +91,8 @@ def _wave(value: Any) -> str | int:
     if isinstance(value, bool):
         raise exception.Invalid(f"strategy.waves: {value!r} is neither a count nor a percentage.")
     if isinstance(value, int):
-        if value < 1:
-            raise exception.Invalid("strategy.waves: counts must be >= 1.")
+        if not 1 <= value <= INT_MAX:
+            raise exception.Invalid(f"strategy.waves: counts must be from 1 to {INT_MAX}.")
         return value
     if isinstance(value, str):
         match = _PERCENT.match(value.strip())

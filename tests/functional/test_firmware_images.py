@@ -56,12 +56,21 @@ def test_register_upload_download(client, conf):
     assert image["size"] is None
     assert image["signed"] is False
     assert image["created_by"]["user_id"] == "user-admin"
+    assert image["uploaded_by"] is None
 
+    # Uploaded by another admin, of another project: both acts are kept.
+    uploader = {
+        **personas.headers("admin", personas.PROJECT_B, version="2.4"),
+        "X-User-Id": "uploader",
+        "Content-Type": "application/octet-stream",
+    }
     put = client.simulate_put(
-        f"/v2/firmware_images/{image['uuid']}/file", body=IMAGE, headers=OCTETS
+        f"/v2/firmware_images/{image['uuid']}/file", body=IMAGE, headers=uploader
     )
     assert put.status_code == 200, put.text
     assert put.json["status"] == "active"
+    assert put.json["uploaded_by"] == {"user_id": "uploader", "project_id": personas.PROJECT_B}
+    assert put.json["created_by"]["user_id"] == "user-admin"
     assert put.json["size"] == len(IMAGE)
     assert put.json["sha256"] == SHA
     assert stored_files(conf.state_path) == [f"sha256/{SHA[:2]}/{SHA}"]

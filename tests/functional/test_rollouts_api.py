@@ -279,3 +279,21 @@ def test_policy_and_microversion(client, db):
         "/v2/firmware_rollouts", headers=personas.headers("admin", version="2.3")
     )
     assert old.status_code == 406
+
+
+def test_actions_record_the_user_and_project_that_took_them(client, db):
+    gpu_fleet(db, hosts=1)
+    rollout = start(client, image(client), {"hosts": ["node0"]}).json
+    assert rollout["created_by"] == {"user_id": "user-admin", "project_id": personas.PROJECT_A}
+    assert rollout["last_action"] is None
+    other_admin = personas.headers("admin", personas.PROJECT_B, version="2.4")
+    action = f"/v2/firmware_rollouts/{rollout['uuid']}/action"
+    paused = client.simulate_post(action, json={"action": "pause"}, headers=other_admin).json
+    assert {k: paused["last_action"][k] for k in ("action", "user_id", "project_id")} == {
+        "action": "pause",
+        "user_id": "user-admin",
+        "project_id": personas.PROJECT_B,
+    }
+    assert paused["last_action"]["at"] is not None
+    # The creator is kept whoever acts later.
+    assert paused["created_by"]["project_id"] == personas.PROJECT_A

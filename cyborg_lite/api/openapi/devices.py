@@ -43,6 +43,12 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["enabled", "maintaining"],
                 "description": "Present from microversion 2.3.",
             },
+            "host_state": {
+                "type": "string",
+                "nullable": True,
+                "enum": ["up", "down", "maintenance", None],
+                "description": "Present from microversion 2.4: the state of the device's host.",
+            },
             "links": ref("Links"),
             "created_at": ref("Timestamp"),
             "updated_at": ref("Timestamp"),

@@ -157,6 +157,14 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["queued", "active"]},
             "created_by": {
                 "type": "object",
+                "required": ["user_id", "project_id"],
+                "properties": {"user_id": _NULLABLE_STR, "project_id": _NULLABLE_STR},
+            },
+            "uploaded_by": {
+                "type": "object",
+                "nullable": True,
+                "description": "Who uploaded the bytes (null until they are uploaded).",
+                "required": ["user_id", "project_id"],
                 "properties": {"user_id": _NULLABLE_STR, "project_id": _NULLABLE_STR},
             },
             "links": {"type": "array", "items": {"type": "object"}},

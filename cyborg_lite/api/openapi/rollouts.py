@@ -105,8 +105,19 @@ SCHEMAS: dict[str, Any] = {
             "eta_seconds": {"type": "integer", "nullable": True},
             "eta": _NS,
             "rollback_of": _NS,
-            "created_by": {"type": "object"},
-            "last_action": {"type": "object", "nullable": True},
+            "created_by": {
+                "type": "object",
+                "required": ["user_id", "project_id"],
+                "properties": {"user_id": _NS, "project_id": _NS},
+            },
+            "last_action": {
+                "type": "object",
+                "nullable": True,
+                "description": "The last pause, resume or abort: what, who (user and project) "
+                "and when.",
+                "required": ["action", "user_id", "project_id", "at"],
+                "properties": {"action": _S, "user_id": _NS, "project_id": _NS, "at": _NS},
+            },
             "started_at": _NS,
             "finished_at": _NS,
             "links": ref("Links"),

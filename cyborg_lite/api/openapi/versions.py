@@ -76,7 +76,7 @@ PATHS: dict[str, Any] = {
         "get": operation(
             "This document (no token needed).",
             "versions",
-            {"200": json_response("An OpenAPI 3.0 document.", {"type": "object"})},
+            {"200": json_response("An OpenAPI 3.0 document.", {"type": "object"}), **errors(406)},
         )
     },
 }

@@ -45,6 +45,11 @@ def serialize(image: models.FirmwareImage, base: str) -> dict[str, Any]:
         "signed": image.signed,
         "status": image.status,
         "created_by": {"user_id": image.created_by_user, "project_id": image.created_by_project},
+        "uploaded_by": (
+            {"user_id": image.uploaded_by_user, "project_id": image.uploaded_by_project}
+            if image.status == "active"
+            else None
+        ),
         "links": util.self_link(base, "firmware_images", image.uuid),
         "created_at": util.timestamp(image.created_at),
         "updated_at": util.timestamp(image.updated_at),
@@ -146,7 +151,7 @@ class FirmwareImages:
 
     def on_put_file(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Receive the image's bytes, verify them, and activate the image."""
-        self._begin(req, rules.UPLOAD)
+        ctx = self._begin(req, rules.UPLOAD)
         uuid = validation.uuid(uuid)
         with self._s.db.transaction() as session:
             image = db_images.get(session, uuid)
@@ -156,7 +161,9 @@ class FirmwareImages:
                 "images are immutable (register a new one)."
             )
         staged = self._store.stage(
-            req.bounded_stream, self._s.conf.firmware.max_image_bytes, req.content_length
+            validation.body_stream(req),
+            self._s.conf.firmware.max_image_bytes,
+            req.content_length,
         )
         try:
             if image.sha256 and image.sha256 != staged.sha256:
@@ -177,7 +184,13 @@ class FirmwareImages:
         try:
             with self._s.db.transaction() as session:
                 image = db_images.activate(
-                    session, uuid, sha256=staged.sha256, size=staged.size, signed=signed
+                    session,
+                    uuid,
+                    sha256=staged.sha256,
+                    size=staged.size,
+                    signed=signed,
+                    user_id=ctx.user_id,
+                    project_id=ctx.project_id,
                 )
         except BaseException:
             # Lost a race with another upload (or the database failed): keep no orphan bytes.

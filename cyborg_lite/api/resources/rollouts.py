@@ -139,7 +139,7 @@ class Rollouts:
                     "resume": use_cases.resume,
                     "abort": use_cases.abort,
                 }[action]
-                rollout = step(session, uuid, ctx.user_id)
+                rollout = step(session, uuid, ctx.user_id, ctx.project_id)
                 session.flush()
                 bodies = self._bodies(req, [rollout], session)
         self._wake(ctx, [b["uuid"] for b in bodies])

@@ -12,7 +12,9 @@ CREATE: dict[str, Any] = {
         # Cyborg documents the deployable's internal id; python-cyborgclient sends its uuid.
         "deployable_id": {
             "anyOf": [
-                {"type": "integer", "minimum": 1},
+                # Bounded by the SQL integer column: a larger number is no deployable's id
+                # and would overflow the driver (500) instead of not being found.
+                {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
                 {"type": "string", "pattern": _UUID_PATTERN},
             ]
         },

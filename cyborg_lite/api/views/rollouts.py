@@ -101,6 +101,7 @@ def rollout_body(
             {
                 "action": rollout.last_action,
                 "user_id": rollout.last_action_by_user,
+                "project_id": rollout.last_action_by_project,
                 "at": util.timestamp(rollout.last_action_at),
             }
             if rollout.last_action
