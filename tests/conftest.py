@@ -16,7 +16,7 @@ from cyborg_lite import conf as cl_conf
 from cyborg_lite.api.app import create_app
 from cyborg_lite.db import migration, models
 from cyborg_lite.db.engine import Database
-from tests import services
+from tests import placement_server, services
 
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 
@@ -82,3 +82,20 @@ def app(conf: cfg.ConfigOpts, db: Database) -> falcon.App:
 def client(app: falcon.App) -> falcon.testing.TestClient:
     """A client for the real app."""
     return falcon.testing.TestClient(app)
+
+
+@pytest.fixture(scope="session")
+def placement_url(tmp_path_factory: Any) -> Iterator[str]:
+    """A real Placement (SQLite, noauth2) for the whole session; skips (fails in CI) when it
+    cannot start."""
+    why = placement_server.available()
+    if why is not None:
+        services.unavailable("Placement", why)
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(
+                placement_server.running_placement(tmp_path_factory.mktemp("placement"))
+            )
+        except Exception as err:  # any failure to start means "not available"
+            services.unavailable("Placement", err)
+        yield url

@@ -3,7 +3,8 @@
 ``AgentManager.tick()`` is one step of the loop (discover when due, then a full report when
 the inventory digest changed or a refresh was asked for, else a heartbeat when due); tests call
 it directly with a fake clock and a fake conductor. ``AgentEndpoint`` is what the bus sees:
-only ``refresh``.
+``refresh``, and the firmware jobs' ``flash_firmware`` and ``job_status`` (run by
+``agent.jobs``).
 """
 
 from __future__ import annotations
@@ -20,20 +21,24 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from cyborg_lite import __version__, rpc
-from cyborg_lite.agent import discovery
+from cyborg_lite.agent import discovery, images, jobs, jobstate
 from cyborg_lite.drivers import base
 
 LOG = logging.getLogger(__name__)
 
 
 class Conductor(Protocol):
-    """What the agent needs of ``conductor.rpcapi.ConductorAPI``."""
+    """What the agent's loop needs of ``conductor.rpcapi.ConductorAPI``."""
 
     def report_inventory(self, context: Any, report: dict[str, Any]) -> dict[str, Any]:
         """Send a full report."""
 
     def heartbeat(self, context: Any, host: str, agent_version: str, digest: str) -> dict[str, Any]:
         """Send a heartbeat."""
+
+
+class AgentConductor(Conductor, jobs.JobConductor, Protocol):
+    """What a whole agent needs of the conductor: reports, heartbeats and job updates."""
 
 
 def digest(devices: Iterable[dict[str, Any]], failed_drivers: Iterable[str]) -> str:
@@ -94,6 +99,11 @@ class AgentManager:
         self._next_discovery = 0.0
         self._next_heartbeat = 0.0
         self._pause_until = 0.0
+        self._periodic: list[Callable[[], object]] = []
+
+    def add_periodic(self, task: Callable[[], object]) -> None:
+        """Run ``task`` after every step of the loop (it keeps its own pace)."""
+        self._periodic.append(task)
 
     def discover(self) -> dict[str, Any]:
         """Run every driver (isolated, bounded) and build the report."""
@@ -166,10 +176,11 @@ class AgentManager:
     def run(self) -> None:
         """The loop: step, then sleep until something is due, a refresh or stop wakes it."""
         while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # a bug in one step must not end the agent
-                LOG.exception("Agent step failed on %s", self.host)
+            for step in (self.tick, *self._periodic):
+                try:
+                    step()
+                except Exception:  # a bug in one step must not end the agent
+                    LOG.exception("Agent step failed on %s", self.host)
             self._wake.wait(timeout=max(0.05, self.seconds_to_next()))
             self._wake.clear()
 
@@ -182,38 +193,69 @@ class AgentManager:
 class AgentEndpoint:
     """RPC endpoints of topic ``cyborg-lite-agent`` (see ``agent.rpcapi`` for the history)."""
 
-    target = oslo_messaging.Target(version="1.0")
+    target = oslo_messaging.Target(version="1.1")
 
-    def __init__(self, manager: AgentManager) -> None:
+    def __init__(self, manager: AgentManager, runner: jobs.JobRunner) -> None:
         self._manager = manager
+        self._runner = runner
 
     def refresh(self, context: Any) -> None:
         """Discover now and report in full (1.0)."""
         LOG.info("Refresh requested on %s", self._manager.host)
         self._manager.request_refresh()
 
+    def flash_firmware(self, context: Any, job: dict[str, Any]) -> None:
+        """Run a firmware job (1.1); a job uuid already known is ignored."""
+        self._runner.submit(job)
+
+    def job_status(self, context: Any, job_uuid: str) -> dict[str, Any] | None:
+        """What this agent knows of a job (1.1); None when it never heard of it."""
+        return self._runner.status(job_uuid)
+
 
 class AgentService:
-    """An agent's RPC server and loop thread, started and stopped together."""
+    """An agent's RPC server, loop thread and firmware job workers, started and stopped
+    together."""
 
     def __init__(
         self,
         conf: cfg.ConfigOpts,
         transport: oslo_messaging.Transport,
-        conductor: Conductor,
+        conductor: AgentConductor,
         drivers: Sequence[base.Driver],
         load_errors: Sequence[discovery.DriverError] = (),
+        *,
+        image_source: jobs.Images | None = None,
     ) -> None:
         self.manager = AgentManager(conf, conductor, drivers, load_errors)
+        self.jobs = jobs.JobRunner(
+            self.manager,
+            conductor,
+            jobstate.JobStore(
+                jobstate.journal_path(conf.state_path, self.manager.host),
+                keep_seconds=float(conf.agent.job_history_days) * 86400.0,
+                keep_max=int(conf.agent.job_history_max),
+            ),
+            image_source or images.ImageSource.from_conf(conf),
+            discovery_timeout=float(conf.agent.discovery_timeout),
+            retry_interval=float(conf.agent.heartbeat_interval),
+        )
+        # Undelivered job results are retried at the loop's pace.
+        self.manager.add_periodic(self.jobs.retry_unacked)
         self._server = rpc.get_server(
-            transport, rpc.AGENT_TOPIC, self.manager.host, [AgentEndpoint(self.manager)]
+            transport,
+            rpc.AGENT_TOPIC,
+            self.manager.host,
+            [AgentEndpoint(self.manager, self.jobs)],
         )
         self._thread = threading.Thread(
             target=self.manager.run, name=f"agent-{self.manager.host}", daemon=True
         )
 
     def start(self) -> None:
-        """Listen for requests and start reporting (a full report goes out at once)."""
+        """Resume journaled jobs, listen for requests and start reporting (a full report goes
+        out at once)."""
+        self.jobs.start()
         self._server.start()
         self._thread.start()
         LOG.info("Agent %s started with drivers %s", self.manager.host, self._driver_names())
@@ -222,11 +264,13 @@ class AgentService:
         return [d.name for d in self.manager.drivers]
 
     def stop(self) -> None:
-        """Stop the loop and the RPC server."""
+        """Stop the RPC server, the loop and the job workers (a flash in progress finishes
+        or, if the process ends first, is settled at the next start)."""
         self.manager.stop()
         self._server.stop()
         self._server.wait()
         self._thread.join(timeout=5)
+        self.jobs.stop()
 
 
 def create_service(

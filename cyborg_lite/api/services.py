@@ -23,7 +23,8 @@ class Services:
 
     ``conductor`` is the conductor RPC client (None where no conductor is reachable, e.g. in
     unit tests); the API never talks to hardware itself, it casts to the conductor.
-    ``placement`` is the Placement client when one is configured.
+    ``placement`` is the Placement sync (``placement.sync.ProviderSync``) and ``nova`` the
+    Nova client (``nova.NovaClient``) when configured, else None.
     """
 
     conf: cfg.ConfigOpts
@@ -31,6 +32,7 @@ class Services:
     enforcer: Enforcer
     conductor: Any = None
     placement: Any = None
+    nova: Any = None
     clock: Callable[[], dt.datetime] = _utcnow
 
     @property

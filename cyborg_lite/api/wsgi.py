@@ -15,6 +15,8 @@ from oslo_config import cfg
 from cyborg_lite.api import middleware
 from cyborg_lite.api.app import create_app
 from cyborg_lite.db.engine import Database
+from cyborg_lite.nova import NovaClient
+from cyborg_lite.placement.sync import ProviderSync
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -22,14 +24,17 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class PublicPathDispatcher:
     """Sends public paths straight to the app and everything else through ``protected``."""
 
-    def __init__(self, app: WSGIApp, protected: WSGIApp) -> None:
+    def __init__(
+        self, app: WSGIApp, protected: WSGIApp, public: frozenset[str] = middleware.PUBLIC_PATHS
+    ) -> None:
         self._app = app
         self._protected = protected
+        self._public = public
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """Dispatch on PATH_INFO."""
         path = environ.get("PATH_INFO") or "/"
-        if path in middleware.PUBLIC_PATHS:
+        if path in self._public:
             # Identity headers on a public path are ignored; drop them so no code trusts them.
             for key in [k for k in environ if k.startswith(("HTTP_X_ROLE", "HTTP_X_SERVICE"))]:
                 del environ[key]
@@ -64,11 +69,19 @@ def wrap_auth(conf: cfg.ConfigOpts, app: WSGIApp) -> WSGIApp:
     from keystonemiddleware import auth_token
 
     protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
-    return RequestIdWrapper(PublicPathDispatcher(app, protected))
+    public = middleware.PUBLIC_PATHS | ({"/metrics"} if conf.api.metrics_public else set())
+    return RequestIdWrapper(PublicPathDispatcher(app, protected, frozenset(public)))
 
 
-def build(conf: cfg.ConfigOpts, *, conductor: Any = None, placement: Any = None) -> WSGIApp:
-    """The deployable WSGI app for ``conf``."""
+def build(
+    conf: cfg.ConfigOpts, *, conductor: Any = None, placement: Any = None, nova: Any = None
+) -> WSGIApp:
+    """The deployable WSGI app for ``conf``; Placement and Nova clients from ``[placement]``
+    and ``[nova]`` unless given (no I/O until a request needs them)."""
     db = Database.from_conf(conf)
-    app = create_app(conf, db=db, conductor=conductor, placement=placement)
+    if placement is None:
+        placement = ProviderSync.from_conf(conf, db)
+    if nova is None:
+        nova = NovaClient.from_conf(conf)
+    app = create_app(conf, db=db, conductor=conductor, placement=placement, nova=nova)
     return wrap_auth(conf, app)

@@ -63,6 +63,18 @@ def is_resolved(state: str) -> bool:
     return state in db_arqs.RESOLVED
 
 
+def schedulable(status: str, firmware_drain: str | None) -> bool:
+    """False for a device in maintenance or drained for a firmware job: never bound."""
+    return status != MAINTAINING and firmware_drain is None
+
+
+def bound_instances(
+    targets: Mapping[str, BindTarget], states: Mapping[str, str]
+) -> dict[str, tuple[str, str]]:
+    """``{arq uuid: (instance uuid, final state)}`` of a finished bind batch, for Nova."""
+    return {uuid: (targets[uuid].instance_uuid, state) for uuid, state in states.items()}
+
+
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
@@ -88,14 +100,14 @@ def transition(
 
 def claim_handle(session: orm.Session, device_rp_uuid: str) -> int | None:
     """Mark a free attach handle of the deployable whose RP is ``device_rp_uuid`` in use and
-    return its id; None when there is no such deployable, its device is in maintenance, or
-    every handle is taken."""
+    return its id; None when there is no such deployable, its device is in maintenance or
+    drained for a firmware job, or every handle is taken."""
     deployable = session.execute(
-        sa.select(models.Deployable.id, models.Device.status)
+        sa.select(models.Deployable.id, models.Device.status, models.Device.firmware_drain)
         .join(models.Device, models.Device.id == models.Deployable.device_id)
         .where(models.Deployable.rp_uuid == device_rp_uuid)
     ).first()
-    if deployable is None or deployable.status == MAINTAINING:
+    if deployable is None or not schedulable(deployable.status, deployable.firmware_drain):
         return None
     for _ in range(_CLAIM_ATTEMPTS):
         candidate = session.scalar(

@@ -62,17 +62,22 @@ class ConductorManager:
         *,
         clock: Callable[[], dt.datetime] = inventory.utcnow,
         rollouts: Rollouts | None = None,
+        after_report: Callable[[str], None] | None = None,
     ) -> None:
         self._db = db
         self._notifier = notifier
         self._clock = clock
         self._rollouts = rollouts
+        # Placement hook: called with the host of each applied report, after its commit.
+        self._after_report = after_report
 
     @oslo_messaging.expected_exceptions(exception.Invalid)  # type: ignore[untyped-decorator]
     def report_inventory(self, context: Any, report: dict[str, Any]) -> dict[str, Any]:
         """Reconcile a host's full report (1.0)."""
         outcome = inventory.receive_report(self._db, report, self._clock())
         notify(self._notifier, outcome.events)
+        if outcome.applied and self._after_report is not None:
+            self._after_report(str(report.get("host")))
         if outcome.applied:
             LOG.info(
                 "Applied report from %s: %d change(s)",

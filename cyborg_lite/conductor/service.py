@@ -21,10 +21,12 @@ from cyborg_lite.agent import rpcapi as agent_rpcapi
 from cyborg_lite.conductor import inventory, manager
 from cyborg_lite.conductor.agents import BusAgents
 from cyborg_lite.conductor.rollout import Engine
-from cyborg_lite.conductor.rollout_io import Settings
+from cyborg_lite.conductor.rollout_io import NoScheduling, Scheduling, Settings
 from cyborg_lite.conductor.rollout_runner import RolloutRunner
 from cyborg_lite.conductor.rollout_watch import Watchdog
 from cyborg_lite.db.engine import Database
+from cyborg_lite.placement.sync import ProviderSync
+from cyborg_lite.placement.worker import SyncWorker
 
 LOG = logging.getLogger(__name__)
 
@@ -43,8 +45,11 @@ def build_rollouts(
     db: Database,
     transport: oslo_messaging.Transport,
     notifier: oslo_messaging.Notifier | None,
+    *,
+    scheduling: Scheduling | None = None,
 ) -> RolloutMachinery:
-    """The rollout engine for this conductor; agents are reached over ``transport``."""
+    """The rollout engine for this conductor; agents are reached over ``transport``, and
+    ``scheduling`` (Placement's drain, if configured) takes devices out of scheduling."""
     c = conf.conductor
     settings = Settings(
         lease_seconds=float(c.rollout_lease_seconds),
@@ -59,7 +64,9 @@ def build_rollouts(
     def emit(event: str, payload: dict[str, Any]) -> None:
         manager.notify(notifier, [(event, payload)])
 
-    engine = Engine(db, agents, owner=owner, settings=settings, on_transition=emit)
+    engine = Engine(
+        db, agents, owner=owner, settings=settings, scheduling=scheduling, on_transition=emit
+    )
     watchdog = Watchdog(engine, db, agents, settings)
     runner = RolloutRunner(engine, watchdog, db, sweep_seconds=float(c.rollout_sweep_seconds))
     return RolloutMachinery(engine, watchdog, runner)
@@ -81,8 +88,21 @@ class ConductorService:
         self._db = db
         self._notifier = notifier
         self._clock = clock
-        self.rollouts = build_rollouts(conf, db, transport, notifier)
-        self.manager = manager.ConductorManager(db, notifier, clock=clock, rollouts=self.rollouts)
+        # --- Placement (issue 6): the sync thread, its hook on reports, and the engine's
+        # Scheduling (reserved = total while drained); NoScheduling without [placement].
+        sync = ProviderSync.from_conf(conf, db)
+        self.placement = (
+            SyncWorker(sync, conf.placement.sync_interval) if sync is not None else None
+        )
+        self.scheduling: Scheduling = sync if sync is not None else NoScheduling()
+        self.rollouts = build_rollouts(conf, db, transport, notifier, scheduling=self.scheduling)
+        self.manager = manager.ConductorManager(
+            db,
+            notifier,
+            clock=clock,
+            rollouts=self.rollouts,
+            after_report=self.placement.request if self.placement is not None else None,
+        )
         self._server = rpc.get_server(transport, rpc.CONDUCTOR_TOPIC, conf.host, [self.manager])
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -92,6 +112,8 @@ class ConductorService:
         """Start serving RPC and checking liveness."""
         self._started_at = self._clock()
         self._server.start()
+        if self.placement is not None:
+            self.placement.start()
         self._thread = threading.Thread(target=self._loop, name="conductor-liveness", daemon=True)
         self._thread.start()
         self.rollouts.runner.start()
@@ -124,5 +146,7 @@ class ConductorService:
         self.rollouts.runner.stop()
         self._server.stop()
         self._server.wait()
+        if self.placement is not None:
+            self.placement.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)

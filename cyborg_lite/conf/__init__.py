@@ -15,6 +15,7 @@ from oslo_policy import opts as policy_opts
 from cyborg_lite import __version__
 from cyborg_lite.conf import (
     agent,
+    agent_api,
     aio,
     api,
     conductor,
@@ -23,6 +24,8 @@ from cyborg_lite.conf import (
     drivers,
     firmware,
     messaging,
+    nova,
+    placement,
     simulated,
 )
 
@@ -32,12 +35,15 @@ _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
     api.register,
     database.register,
     agent.register,
+    agent_api.register,
     drivers.register,
     messaging.register,
     conductor.register,
     aio.register,
     simulated.register,
     firmware.register,
+    placement.register,
+    nova.register,
 ]
 
 

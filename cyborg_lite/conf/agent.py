@@ -1,4 +1,5 @@
-"""Options of the [agent] group: which drivers run, where they read the host, how often."""
+"""Options of the [agent] group: which drivers run, where they read the host, how often, and
+where firmware jobs get their images and how long they are remembered."""
 
 from __future__ import annotations
 
@@ -48,6 +49,37 @@ OPTS = [
         min=1.0,
         help="Seconds the agent waits for the conductor to answer a report or heartbeat before "
         "it tries again at the next interval.",
+    ),
+    cfg.URIOpt(
+        "api_endpoint",
+        default="http://127.0.0.1:6666",
+        schemes=["http", "https"],
+        help="Base URL of the cyborg-lite API, from which the agent downloads firmware images "
+        "(GET /v2/firmware_images/{uuid}/file) before flashing them. Credentials are in "
+        "[agent_api]. Example: https://accelerator.example.com:6666.",
+    ),
+    cfg.IntOpt(
+        "download_retries",
+        default=3,
+        min=0,
+        help="How many times the agent retries connecting to the API for one image download "
+        "(with a growing delay) before the firmware job fails with download-failed.",
+    ),
+    cfg.FloatOpt(
+        "job_history_days",
+        default=30.0,
+        min=0.0,
+        help="Days a finished, acknowledged firmware job stays in the agent's job file "
+        "($state_path/agent-jobs-<host>.json). While it is there, a repeated dispatch of the "
+        "same job is recognised and ignored. Unfinished or unacknowledged jobs are never "
+        "dropped.",
+    ),
+    cfg.IntOpt(
+        "job_history_max",
+        default=500,
+        min=1,
+        help="Most jobs kept in the agent's job file; the oldest acknowledged ones go first "
+        "(unfinished and unacknowledged jobs are always kept, beyond this number if need be).",
     ),
 ]
 

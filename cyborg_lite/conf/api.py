@@ -54,6 +54,13 @@ OPTS = [
         "proxy or path prefix. Default: the request's own base URL. "
         "Example: https://cloud.example.org/accelerator.",
     ),
+    cfg.BoolOpt(
+        "metrics_public",
+        default=True,
+        help="Serve GET /metrics (Prometheus text: rollouts, firmware jobs, hosts, devices and "
+        "ARQs by state) without a token, as scrapers expect. False puts it behind "
+        "authentication and the cyborg:metrics:get rule (admin).",
+    ),
     cfg.IntOpt(
         "max_limit",
         default=1000,

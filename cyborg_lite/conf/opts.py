@@ -9,6 +9,7 @@ from oslo_policy import opts as policy_opts
 
 from cyborg_lite.conf import (
     agent,
+    agent_api,
     aio,
     api,
     conductor,
@@ -16,6 +17,8 @@ from cyborg_lite.conf import (
     default,
     drivers,
     firmware,
+    nova,
+    placement,
     simulated,
 )
 
@@ -27,6 +30,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (api.GROUP, api.OPTS),
         (database.GROUP, database.OPTS),
         (agent.GROUP, agent.OPTS),
+        (agent_api.GROUP, agent_api.list_opts()),
         *drivers.list_opts(),
         # [DEFAULT] transport_url and [oslo_messaging_*] are listed by oslo.messaging's own
         # namespace in the generator config.
@@ -34,6 +38,8 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (aio.GROUP, aio.OPTS),
         (simulated.GROUP, simulated.OPTS),
         (firmware.GROUP, firmware.OPTS),
+        (placement.GROUP, placement.list_opts()),
+        (nova.GROUP, nova.list_opts()),
     ]
 
 

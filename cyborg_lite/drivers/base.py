@@ -29,6 +29,12 @@ FLASH_ERRORS = (
     "verify-mismatch",
     "device-lost",
     "unknown",
+    # Set by the agent around a flash, never by a driver: the image could not be fetched, its
+    # bytes did not match the job's sha256 (nothing was written), or the agent restarted
+    # during the flash and re-discovery did not show the target version.
+    "download-failed",
+    "checksum-mismatch",
+    "interrupted",
 )
 
 

@@ -187,7 +187,8 @@ def test_failure_budget_halts_then_resume_completes(db, agents, clock):
     engine.advance(uuid)
     agents.drain_all(engine)
     r = rollout_row(db, uuid)
-    assert r.state == states.FAILED  # done, but some devices failed
+    assert r.state == states.COMPLETED  # ran to its end; the counts show who failed
+    assert "failed" in r.message
     assert job_states(db, uuid).get(states.PENDING, 0) == 0
 
 

@@ -19,6 +19,7 @@ from cyborg_lite.api.policies import (
     devices,
     firmware_images,
     hosts,
+    metrics,
     rollouts,
 )
 
@@ -33,6 +34,7 @@ _MODULES = [
     hosts,
     firmware_images,
     rollouts,
+    metrics,
 ]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import falcon
 
-from cyborg_lite import exception
+from cyborg_lite import exception, nova
 from cyborg_lite.api import microversion, util, validation
 from cyborg_lite.api.policies import arqs as rules
 from cyborg_lite.api.schemas import arqs as schema
@@ -199,11 +199,16 @@ class Arqs:
         self._s.enforcer.authorize(rules.UPDATE, ctx)
         require_service(ctx)
         patch = parse_patch(validation.body(req, schema.PATCH, self._s.max_body), ctx)
+        states: dict[str, str] = {}
         with self._s.db.transaction() as session:
             if patch.op == "add":
-                binding.bind(session, patch.binds, project_id=owner_scope(ctx))
+                states = binding.bind(session, patch.binds, project_id=owner_scope(ctx))
             else:
                 binding.unbind(session, patch.unbinds, project_id=owner_scope(ctx))
+        if states and self._s.nova is not None:
+            # After the commit: Nova reads the ARQs as soon as it has the event.
+            events = nova.bound_events(binding.bound_instances(patch.binds, states))
+            self._s.nova.send_events(events, request_id=ctx.global_request_id or ctx.request_id)
         util.no_content(resp, falcon.HTTP_202)
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:

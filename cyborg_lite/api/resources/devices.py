@@ -112,7 +112,14 @@ class Devices:
     def _set_status(
         self, req: falcon.Request, resp: falcon.Response, uuid: str, rule: str, status: str
     ) -> None:
-        self._s.enforcer.authorize(rule, req.context.ctx)
+        ctx = req.context.ctx
+        self._s.enforcer.authorize(rule, ctx)
+        uuid = validation.uuid(uuid)
         with self._s.db.transaction() as session:
-            db_devices.set_status(session, validation.uuid(uuid), status)
+            db_devices.set_status(session, uuid, status)
+        if self._s.placement is not None:
+            # reserved = total while maintaining, 0 once enabled; derived from the status just
+            # committed. A Placement failure is logged and repaired by the conductor's
+            # periodic sync: SQL already refuses binds to a device in maintenance.
+            self._s.placement.sync_device(uuid, request_id=ctx.global_request_id or ctx.request_id)
         util.no_content(resp)

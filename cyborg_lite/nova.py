@@ -1,0 +1,85 @@
+"""Telling Nova a bind finished: ``POST /os-server-external-events`` (contract §10.3).
+
+One ``accelerator-request-bound`` event per ARQ of a bind batch, status ``completed`` for a
+bound ARQ and ``failed`` otherwise, tag = the ARQ uuid, at compute microversion 2.82. Nova
+answers 200, or 207 when some events could not be delivered (422: the instance is not on a
+host yet), which it copes with, so both are success. Nothing here raises: the bind is already
+committed, and Nova times out and reschedules if an event is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from cyborg_lite.db import arqs as db_arqs
+
+LOG = logging.getLogger(__name__)
+
+MICROVERSION = "2.82"  # the first compute version that knows accelerator-request-bound
+EVENT_NAME = "accelerator-request-bound"
+GROUP = "nova"
+ACCEPTED = (200, 207)
+
+
+def bound_events(bound: Mapping[str, tuple[str, str]]) -> list[dict[str, str]]:
+    """Events for ``{arq uuid: (instance uuid, final state)}``, in ARQ uuid order."""
+    return [
+        {
+            "name": EVENT_NAME,
+            "server_uuid": instance,
+            "tag": arq_uuid,
+            "status": "completed" if state == db_arqs.BOUND else "failed",
+        }
+        for arq_uuid, (instance, state) in sorted(bound.items())
+    ]
+
+
+class NovaClient:
+    """Sends external events through one keystoneauth1 adapter (service type ``compute``)."""
+
+    def __init__(self, adapter: Any) -> None:
+        self._adapter = adapter
+
+    @classmethod
+    def from_conf(cls, conf: cfg.ConfigOpts) -> NovaClient | None:
+        """The client for ``[nova]``; None when no ``auth_type`` is configured."""
+        auth = ks_loading.load_auth_from_conf_options(conf, GROUP)
+        if auth is None:
+            return None
+        session = ks_loading.load_session_from_conf_options(conf, GROUP, auth=auth)
+        return cls(ks_loading.load_adapter_from_conf_options(conf, GROUP, session=session))
+
+    def send_events(
+        self, events: Sequence[dict[str, str]], *, request_id: str | None = None
+    ) -> bool:
+        """POST ``events``; True when Nova took them (200 or 207)."""
+        if not events:
+            return True
+        try:
+            resp = self._adapter.post(
+                "/os-server-external-events",
+                json={"events": list(events)},
+                raise_exc=False,
+                microversion=MICROVERSION,
+                global_request_id=request_id,
+            )
+        except ks_exc.ClientException as err:
+            LOG.warning("Could not send %d event(s) to Nova: %s", len(events), err)
+            return False
+        if resp.status_code not in ACCEPTED:
+            LOG.warning(
+                "Nova refused %d accelerator-request-bound event(s): HTTP %s %s",
+                len(events),
+                resp.status_code,
+                resp.text[:200],
+            )
+            return False
+        if resp.status_code == 207:
+            LOG.info("Nova took the events partly (207): %s", resp.text[:500])
+        return True
