@@ -71,6 +71,7 @@ workers = {self.workers}
 threads = {self.threads}
 [agent]
 enabled_drivers = simulated
+api_endpoint = http://127.0.0.1:{self.port}
 report_interval = 120
 heartbeat_interval = 120
 [conductor]
