@@ -104,6 +104,8 @@ transport_url = {self.transport_url}
 # Cyborg's services default to the "cyborg" exchange in code; a client outside them (the
 # reporter) would use oslo.messaging's "openstack" unless the file says it.
 control_exchange = cyborg
+# Seeding on a loaded two-core machine: a report with Placement calls can take over a minute.
+rpc_response_timeout = 600
 host = peer-conductor
 debug = {"true" if os.environ.get("BENCH_PEER_DEBUG") else "false"}
 [api]

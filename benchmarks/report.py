@@ -63,7 +63,16 @@ def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
         )
     )
     w5 = results.get("w5")
-    if w5:
+    if w5 and w5["jobs"] < 10_000:
+        out.append(
+            (
+                "10,000-device rollout in under 60 s",
+                None,
+                f"this plan rolled out {w5['jobs']:,} devices: {w5['wall_s']:.1f} s, "
+                f"{w5['state']} ({w5['jobs_per_s']:.1f} jobs/s); 10,000 not run",
+            )
+        )
+    elif w5:
         ok = w5["state"] == "completed" and w5["wall_s"] < 60
         out.append(
             ("10,000-device rollout in under 60 s", ok, f"{w5['wall_s']:.1f} s, {w5['state']}")

@@ -342,7 +342,7 @@ def rollout(system: lite.Lite, plan: workloads.Plan, total: int) -> dict[str, An
     t0 = time.monotonic()
     uuid = workloads.start_rollout(system, image, "NVIDIA H100 80GB HBM3", 1000)
     state: dict[str, Any] = {}
-    while time.monotonic() - t0 < 600:
+    while time.monotonic() - t0 < 900:  # bounded: a stuck rollout is reported as such
         state = workloads.rollout_state(system, uuid)
         if state.get("state") in ("completed", "failed", "aborted", "halted"):
             break
