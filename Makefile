@@ -40,5 +40,13 @@ genconfig: venv
 genpolicy: venv
 	$(BIN)/oslopolicy-sample-generator --config-file etc/cyborg-lite/policy-generator.conf
 
+# The benchmark suite against OpenStack Cyborg 17.0.0 (its own virtualenv under
+# benchmarks/.peer-venv, made on first use): loopback, RabbitMQ on 127.0.0.1:5672.
+bench: venv
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: venv
+	$(BIN)/python -m benchmarks.run --quick
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,1 +1,1 @@
-"""Benchmarks: the performance suite (see benchmarks/RESULTS.md once it runs)."""
+"""The benchmark suite: cyborg-lite against OpenStack Cyborg, side by side (``make bench``)."""

@@ -25,6 +25,7 @@ from cyborg_lite.cmd import api as api_cmd
 from cyborg_lite.cmd import serve
 from cyborg_lite.conductor import rpcapi
 from cyborg_lite.conductor.service import ConductorService
+from cyborg_lite.conf import agent as agent_conf
 from cyborg_lite.db import migration
 from cyborg_lite.db.engine import Database
 
@@ -56,6 +57,14 @@ def loadable_drivers(names: Sequence[str]) -> list[str]:
     return found
 
 
+def own_api(conf: cfg.ConfigOpts) -> None:
+    """Agents download firmware from this all-in-one's own API: ``[agent] api_endpoint``
+    follows ``[api] host`` and ``port`` unless it was set to something else."""
+    if conf.agent.api_endpoint == agent_conf.DEFAULT_API_ENDPOINT:
+        host = "127.0.0.1" if conf.api.host in ("0.0.0.0", "::") else conf.api.host  # noqa: S104
+        conf.set_override("api_endpoint", f"http://{host}:{conf.api.port}", group="agent")
+
+
 class AllInOne:
     """Conductor and agents for the worker process, started when the worker loads the app."""
 
@@ -70,6 +79,7 @@ class AllInOne:
         conf = cl_conf.make_conf(self._argv)
         conf.set_override("host", host)
         conf.set_override("enabled_drivers", [SIMULATED], group="agent")
+        own_api(conf)
         return conf
 
     def start(self, db: Database) -> Any:
@@ -79,6 +89,7 @@ class AllInOne:
         self.services.append(ConductorService(self._conf, db, transport, notifier))
         for host in simulated_host_names(self._conf):
             self.services.append(agent_manager.create_service(self._agent_conf(host), transport))
+        own_api(self._conf)
         if self._conf.aio.local_agent:
             names = loadable_drivers(self._conf.agent.enabled_drivers)
             self.services.append(agent_manager.create_service(self._conf, transport, names))

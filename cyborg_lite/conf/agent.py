@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
+# Where the all-in-one's API listens by default; the all-in-one points its agents at its own
+# [api] port when this is left alone.
+DEFAULT_API_ENDPOINT = "http://127.0.0.1:6666"
+
 GROUP = cfg.OptGroup("agent", title="Host agent options")
 
 OPTS = [
@@ -52,7 +56,7 @@ OPTS = [
     ),
     cfg.URIOpt(
         "api_endpoint",
-        default="http://127.0.0.1:6666",
+        default=DEFAULT_API_ENDPOINT,
         schemes=["http", "https"],
         help="Base URL of the cyborg-lite API, from which the agent downloads firmware images "
         "(GET /v2/firmware_images/{uuid}/file) before flashing them. Credentials are in "

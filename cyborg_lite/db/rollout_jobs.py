@@ -48,12 +48,25 @@ def wave_counts(session: orm.Session, rollout_id: int, wave: int) -> dict[str, i
     return {str(state): int(n) for state, n in rows}
 
 
-def in_flight(session: orm.Session, rollout_id: int) -> list[Job]:
-    """The rollout's jobs that have started and not ended."""
-    return list(
-        session.scalars(
-            sa.select(Job).where(Job.rollout_id == rollout_id, Job.state.in_(states.IN_FLIGHT))
+def in_flight(
+    session: orm.Session, rollout_id: int, *, hostnames: Sequence[str] | None = None
+) -> list[Job]:
+    """The rollout's jobs that have started and not ended (only on ``hostnames`` if given)."""
+    stmt = sa.select(Job).where(Job.rollout_id == rollout_id, Job.state.in_(states.IN_FLIGHT))
+    if hostnames is not None:
+        stmt = stmt.where(Job.hostname.in_(list(hostnames)))
+    return list(session.scalars(stmt))
+
+
+def count_in_flight(session: orm.Session, rollout_id: int) -> int:
+    """How many of the rollout's jobs have started and not ended (a COUNT, no rows loaded)."""
+    return int(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Job)
+            .where(Job.rollout_id == rollout_id, Job.state.in_(states.IN_FLIGHT))
         )
+        or 0
     )
 
 

@@ -101,8 +101,8 @@ def test_fleet_rollout_on_the_all_in_one(tmp_path, procs):
         f"[api]\nport = {port}\n"
         "[aio]\nsimulated_hosts = 50\nlocal_agent = false\n"
         "[simulated]\ndevices = nvidia-h100:4\nflash_seconds = 0.3\n"
+        # No [agent] api_endpoint: the all-in-one's agents follow its own [api] port.
         "[agent]\nreport_interval = 5\nheartbeat_interval = 2\n"
-        f"api_endpoint = http://127.0.0.1:{port}\n"
         "[conductor]\nrollout_sweep_seconds = 1\n"
     )
     procs.start("aio", "cyborg-lite-aio", "--config-file", str(conf))

@@ -1,0 +1,362 @@
+"""RESULTS.md from the suite's raw figures: the tables, the targets, the machine, the
+versions and the commands to reproduce. Pure: a dict in, text out."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from benchmarks.stats import Figure, figure, fmt_figure, fmt_number, ratio, verdict
+
+LITE = "cyborg-lite"
+PEER = "Cyborg 17.0.0"
+
+
+def _fig(runs: list[dict[str, float]] | None, key: str) -> Figure:
+    return figure([r[key] for r in runs or [] if key in r])
+
+
+def _ms(runs: list[dict[str, float]] | None, key: str) -> str:
+    return fmt_figure(_fig(runs, key), " ms", 1000.0)
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    """Each target of the issue: (what, met or not or None when not measured, the figures)."""
+    out: list[tuple[str, bool | None, str]] = []
+    w1, w2 = results.get("w1", {}), results.get("w2", {})
+    for label, data, key in (
+        ("workload 1", w1, "/v2/devices"),
+        ("workload 1", w1, "/v2/device_profiles"),
+        ("workload 2", w2, "cycle"),
+    ):
+        concs = sorted({int(k.rsplit("|", 1)[1]) for k in data if f"|{key}|" in k})
+        for c in concs:
+            lite_runs, peer_runs = data.get(f"{LITE}|{key}|{c}"), data.get(f"{PEER}|{key}|{c}")
+            x = ratio(_fig(lite_runs, "rate").median, _fig(peer_runs, "rate").median)
+            p = ratio(_fig(lite_runs, "p99").median, _fig(peer_runs, "p99").median)
+            met = None if math.isnan(x) or math.isnan(p) else (x >= 5.0 and p <= 0.2)
+            out.append(
+                (
+                    f"{label} {key} c={c}: throughput ≥ 5x Cyborg's, p99 ≤ 1/5",
+                    met,
+                    f"{fmt_number(x)}x throughput, p99 ratio {fmt_number(p)}",
+                )
+            )
+    ingest = _fig(results.get("w3", {}).get(f"{LITE}|ingest"), "rate").median
+    beat = _fig(results.get("w3", {}).get(f"{LITE}|heartbeat"), "rate").median
+    out.append(
+        (
+            "≥ 2,000 unchanged reports/s per conductor",
+            None if math.isnan(ingest) else ingest >= 2000,
+            f"full unchanged reports {fmt_number(ingest)}/s; heartbeats {fmt_number(beat)}/s",
+        )
+    )
+    small = _fig(results.get("w4_10k"), "p50").median
+    big = _fig(results.get("w4_100k"), "p50").median
+    growth = ratio(big, small)
+    out.append(
+        (
+            "page time flat within 20% from 10k to 100k devices",
+            None if math.isnan(growth) else growth <= 1.2,
+            f"{fmt_number(small * 1000, ' ms')} → {fmt_number(big * 1000, ' ms')} "
+            f"({fmt_number((growth - 1) * 100, '%')})",
+        )
+    )
+    w5 = results.get("w5")
+    if w5 and w5["jobs"] < 10_000:
+        out.append(
+            (
+                "10,000-device rollout in under 60 s",
+                None,
+                f"this plan rolled out {w5['jobs']:,} devices: {w5['wall_s']:.1f} s, "
+                f"{w5['state']} ({w5['jobs_per_s']:.1f} jobs/s); 10,000 not run",
+            )
+        )
+    elif w5:
+        ok = w5["state"] == "completed" and w5["wall_s"] < 60
+        out.append(
+            ("10,000-device rollout in under 60 s", ok, f"{w5['wall_s']:.1f} s, {w5['state']}")
+        )
+    else:
+        out.append(
+            ("10,000-device rollout in under 60 s", None, results.get("w5_error", "not run"))
+        )
+    rss = results.get("rss_a", {}).get(f"{LITE}|agent (1 host)", math.nan)
+    out.append(
+        (
+            "agent RSS under 80 MB",
+            None if math.isnan(rss) else rss * 1.048576 < 80,
+            f"{fmt_number(rss, ' MiB')} peak",
+        )
+    )
+    return out
+
+
+def targets_text(results: dict[str, Any]) -> str:
+    """The targets as printed at the end of a run."""
+    return "\n".join(f"[{verdict(m)}] {what}: {fig}" for what, m, fig in targets(results))
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def render(results: dict[str, Any], command: str) -> str:
+    """The whole RESULTS.md."""
+    plan = results.get("plan", {})
+    lines = ["# Benchmark results: cyborg-lite and OpenStack Cyborg 17.0.0", ""]
+    lines += [
+        f"Produced by `{command}` ({'reduced' if results.get('quick') else 'full'} plan) on "
+        f"{results.get('started', '?')}, in "
+        f"{fmt_number(results.get('wall_seconds', math.nan), ' s')}. "
+        f"Every figure is the median of {plan.get('runs', '?')} runs, with ± half the min-max "
+        f"range over the runs as a percentage of the median. Runs of the two systems alternate.",
+        "",
+    ]
+    if results.get("peer_error"):
+        lines += [
+            f"**The peer did not run:** {results['peer_error']}. "
+            "Its figures are absent, never estimated.",
+            "",
+        ]
+    lines += ["## Targets", ""]
+    lines += _table(
+        ["Target", "Verdict", "Measured"],
+        [[what, verdict(m), fig] for what, m, fig in targets(results)],
+    )
+    lines += ["", "## 1. API reads (1,000 devices, 200 device profiles)", ""]
+    rows = []
+    w1 = results.get("w1", {})
+    for key in sorted(w1, key=lambda k: (k.split("|")[1], int(k.split("|")[2]), k.split("|")[0])):
+        name, path, c = key.split("|")
+        runs = w1[key]
+        rows.append(
+            [
+                path,
+                c,
+                name,
+                fmt_figure(_fig(runs, "rate"), " req/s"),
+                _ms(runs, "p50"),
+                _ms(runs, "p99"),
+                fmt_number(sum(r["errors"] for r in runs)),
+            ]
+        )
+    lines += _table(
+        ["Request", "Concurrency", "System", "Throughput", "p50", "p99", "Errors"], rows
+    )
+    lines += [
+        "",
+        "## 2. Scheduler cycle (create ARQ from a profile, bind, read back by instance, "
+        "delete by instance)",
+        "",
+    ]
+    rows = []
+    w2 = results.get("w2", {})
+    for key in sorted(w2, key=lambda k: (int(k.split("|")[2]), k.split("|")[0])):
+        name, _, c = key.split("|")
+        runs = w2[key]
+        rows.append(
+            [
+                c,
+                name,
+                fmt_figure(_fig(runs, "rate"), " cycles/s"),
+                _ms(runs, "p50"),
+                _ms(runs, "p99"),
+                fmt_number(sum(r["errors"] for r in runs)),
+            ]
+        )
+    lines += _table(["Concurrency", "System", "Cycles", "p50 cycle", "p99 cycle", "Errors"], rows)
+    lines += [
+        "",
+        "## 3. Report ingestion over RabbitMQ (125 hosts x 8 devices, 4 reporting threads)",
+        "",
+    ]
+    rows = []
+    w3 = results.get("w3", {})
+    labels = {
+        "ingest": "unchanged full report",
+        "heartbeat": "heartbeat (what an unchanged cyborg-lite agent sends)",
+        "changed": "report with one device changed (1 thread)",
+    }
+    for key in sorted(w3):
+        name, mode = key.split("|")
+        runs = w3[key]
+        rate = fmt_figure(_fig(runs, "rate"), "/s") if mode != "changed" else "—"
+        dev_rows = fmt_figure(_fig(runs, "device_rows_per_report")) if mode == "changed" else "—"
+        rows.append(
+            [
+                labels[mode],
+                name,
+                rate,
+                _ms(runs, "p50"),
+                _ms(runs, "p99"),
+                fmt_figure(_fig(runs, "cpu_per_call_ms"), " ms"),
+                dev_rows,
+            ]
+        )
+    lines += _table(
+        [
+            "Message",
+            "System",
+            "Absorbed",
+            "p50",
+            "p99",
+            "Conductor CPU / message",
+            "Device rows rewritten / report",
+        ],
+        rows,
+    )
+    lines += [
+        "",
+        "## 4. Paging `GET /v2/devices?limit=1000` "
+        "(cyborg-lite; Cyborg's device list has no paging)",
+        "",
+    ]
+    rows = []
+    for label, key in (
+        ("10,000 devices (reported by agents)", "w4_10k"),
+        ("100,000 devices (seeded in SQL)", "w4_100k"),
+    ):
+        runs = results.get(key)
+        if runs:
+            rows.append(
+                [
+                    label,
+                    fmt_number(_fig(runs, "pages").median),
+                    _ms(runs, "p50"),
+                    _ms(runs, "first"),
+                    _ms(runs, "last"),
+                ]
+            )
+    lines += _table(
+        ["Collection", "Pages walked", "Median page", "First page", "Last page walked"], rows
+    )
+    lines += [
+        "",
+        "## 5. Rollout orchestration (cyborg-lite only: Cyborg has no bulk firmware rollout)",
+        "",
+    ]
+    w5 = results.get("w5")
+    if w5:
+        lines += _table(
+            ["Devices", "Final state", "Wall time", "Jobs/s", "Messages/job", "Conductor CPU/job"],
+            [
+                [
+                    fmt_number(w5["jobs"]),
+                    str(w5["state"]),
+                    fmt_number(w5["wall_s"], " s"),
+                    fmt_number(w5["jobs_per_s"]),
+                    fmt_number(w5["messages_per_job"]),
+                    fmt_number(w5["cpu_ms_per_job"], " ms"),
+                ]
+            ],
+        )
+        lines += [
+            "",
+            "One run (a rollout changes the fleet; it is not repeated). Messages are counted "
+            "at the conductor, published plus delivered, replies included: every rollout "
+            "message has the conductor at one end.",
+        ]
+    else:
+        lines += [f"Not measured: {results.get('w5_error', 'not run')}."]
+    lines += ["", "## 6. Peak RSS (VmHWM) under the loads above", ""]
+    rows = []
+    for key, value in {**results.get("rss_a", {}), **results.get("rss_b", {})}.items():
+        name, what = key.split("|", 1)
+        rows.append([name, what, fmt_number(value, " MiB")])
+    lines += _table(["System", "Process", "Peak RSS"], rows)
+    lines += ["", "## Seeding", ""]
+    for name, s in results.get("seed", {}).items():
+        how = "through its own reporting path"
+        if s.get("from_snapshot"):
+            how = "restored from a snapshot of an earlier run's seeding through its reporting path"
+        lines.append(
+            f"- {name}: {s.get('devices')} devices {how}"
+            f" ({fmt_number(s.get('seconds', math.nan), ' s')}); "
+            f"{fmt_number(s.get('profiles_per_s', math.nan))} profile creations/s through its API."
+        )
+    if results.get("fleet_seed"):
+        f = results["fleet_seed"]
+        lines.append(
+            f"- Rollout fleet: {f['devices']} devices reported by {f['agent_processes']} "
+            f"`cyborg-lite-agent --simulated-hosts` processes in "
+            f"{fmt_number(f['seconds'], ' s')}."
+        )
+    if results.get("big_seed"):
+        b = results["big_seed"]
+        lines.append(
+            f"- 100k paging: the 10k reported devices copied in SQL (new uuids, hosts "
+            f"`cloneN-*`) to {b['devices']} rows in {fmt_number(b['seconds'], ' s')}; "
+            "reporting that many through agents takes minutes on this machine."
+        )
+    lines += ["", "## Set-up", ""]
+    lines += NOTES
+    m = results.get("machine", {})
+    lines += ["", "## Machine and versions", ""]
+    lines += [f"- {k}: {v}" for k, v in m.items()]
+    lines += [
+        f"- {k} {v}"
+        for k, v in {**results.get("lite_versions", {}), **results.get("peer_versions", {})}.items()
+    ]
+    if results.get("peer_install_seconds"):
+        lines.append(
+            f"- peer virtualenv installed in {fmt_number(results['peer_install_seconds'], ' s')}"
+        )
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```console",
+        "$ make bench        # the full plan; writes benchmarks/RESULTS.md",
+        "$ make bench-quick  # the reduced plan, under 5 minutes",
+        "```",
+        "",
+    ]
+    lines += FIXES
+    return "\n".join(lines) + "\n"
+
+
+NOTES = [
+    "- Same machine, same run, loopback only; both systems on SQLite and RabbitMQ (each on its own "
+    "virtual host, created with rabbitmqctl and deleted after), notifications off in both.",
+    "- Both APIs: 2 worker processes x 4 threads (cyborg-lite: gunicorn gthread; Cyborg: uWSGI "
+    "`--http11-socket`, its WSGI app with a paste pipeline without `authtoken`). No Keystone: both "
+    "read the `X-Roles`/`X-Project-Id`/`X-Service-Roles` headers.",
+    "- Cyborg: `cyborg-dbsync create_schema`, Placement 16.0.0 under uWSGI (1 x 4) with the "
+    "compute-node providers created first, `cyborg-conductor`, a minimal Nova endpoint for bind. "
+    "Cyborg's conductor updates Placement on every report (its cost is part of its figures); "
+    "cyborg-lite's conductor has no Placement client yet.",
+    "- Same data: Cyborg is seeded by calling its conductor's `report_data` with the devices "
+    "cyborg-lite's simulated driver reports for the same hosts (same PCI addresses, deployables, "
+    "resource classes, traits, attach handles); cyborg-lite by its simulated agents.",
+    "- One load generator for both (`benchmarks/loadgen.py`: asyncio, HTTP/1.1 keep-alive, closed "
+    "loop) running on the same two cores as the servers; reports are sent by each system's own "
+    "RPC client from a separate process with the same threads and bounds.",
+]
+
+FIXES = [
+    "## Fixes the profiles led to",
+    "",
+    "- `GET /v2/devices` builds its list from plain rows of the columns it shows, not ORM "
+    "objects (cProfile: half the request built identity-mapped instances). In-process A/B, "
+    "1,000 devices, same loaded machine: about 263 ms -> 156 ms of CPU per request.",
+    "- Rollout engine: it counts in-flight jobs instead of loading up to `max_in_flight` of "
+    "them on every pass, and the watchdog looks for lost jobs only when a host is down, in SQL "
+    "(py-spy on the conductor). One A/B pair, 1,000-device rollout: 119 s -> 93 s, conductor "
+    "CPU 55.6 -> 52.2 ms per job.",
+    "",
+    "## Not fixed here (broader than a local change)",
+    "",
+    "- Rollout: about 50 ms of conductor CPU and ~9 RabbitMQ messages per job keep a "
+    "1,000-in-flight rollout near 10 jobs/s on two cores, far from 10,000 devices in 60 s. "
+    "The remaining time is spread over per-job transactions and RPC round trips (dispatch cast, "
+    "`job_update` calls for flashing, verifying and the result); batching job updates per host "
+    "and dispatching per host rather than per device would change the RPC contract.",
+    "- Report ingestion: an unchanged report costs the conductor one short transaction, but each "
+    "oslo.messaging call over RabbitMQ costs several milliseconds of Python on both ends; on two "
+    "cores shared with the reporting clients that bounds a conductor to a few hundred calls/s, "
+    "well under 2,000/s. Cheaper heartbeats (casts, or batched per agent process) are an RPC "
+    "contract change.",
+]

@@ -1,0 +1,405 @@
+"""``make bench`` / ``make bench-quick``: run every workload on both systems, write RESULTS.md.
+
+``python -m benchmarks.run [--quick] [--out benchmarks/RESULTS.md] [--no-peer]``. Raw
+per-run figures and every process's log stay under ``benchmarks/.work/<time>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import math
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from benchmarks import counted, lite, peer, procs, report, stats, workloads
+
+HERE = Path(__file__).resolve().parent
+HOSTS_A = 125  # x 8 devices = 1,000 devices for workloads 1-3
+PROFILES = 200
+WORKERS, THREADS = 2, 4
+
+
+def log(message: str) -> None:
+    """Progress on stderr, with the time."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _ingest(
+    system: Any, mode: str, inventory: Path, plan: workloads.Plan, **kw: Any
+) -> dict[str, Any]:
+    if isinstance(system, peer.Peer):
+        return system.report(mode, inventory, **kw)
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.lite_report",
+        mode,
+        "--config-file",
+        str(system.conf),
+        "--inventory",
+        str(inventory),
+        "--threads",
+        str(kw.get("threads", 4)),
+        "--seconds",
+        str(kw.get("seconds", plan.ingest_seconds)),
+        "--max-calls",
+        str(kw.get("max_calls", 100000)),
+    ]
+    out = procs.run(argv, timeout=600, env={"PYTHONPATH": str(HERE.parent)})
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def _rows_since(system: Any, since: str, hosts: list[str]) -> float:
+    """Device rows of ``hosts`` whose ``updated_at`` moved since ``since`` (UTC)."""
+    marks = ",".join("?" * len(hosts))
+    rows = system.sql(
+        f"SELECT count(*) FROM devices WHERE hostname IN ({marks}) AND updated_at >= ?",  # noqa: S608
+        (*hosts, since),
+    )
+    return float(rows[0][0])
+
+
+def ingestion(
+    systems: list[Any], inventory: Path, hosts: list[str], plan: workloads.Plan
+) -> dict[str, Any]:
+    """Workload 3: unchanged reports per second, then reports with one device changed."""
+    out: dict[str, Any] = {}
+    for run in range(plan.runs):
+        for system in systems:
+            modes = ["ingest"] if isinstance(system, peer.Peer) else ["ingest", "heartbeat"]
+            for mode in modes:
+                cpu0 = procs.cpu_seconds(system.procs["conductor"].pid)
+                r = _ingest(system, mode, inventory, plan, threads=4, seconds=plan.ingest_seconds)
+                cpu = procs.cpu_seconds(system.procs["conductor"].pid) - cpu0
+                rate = r["calls"] / r["elapsed"] if r["elapsed"] else math.nan
+                out.setdefault(f"{system.name}|{mode}", []).append(
+                    {
+                        "rate": rate,
+                        "p50": stats.percentile(r["latencies"], 50),
+                        "p99": stats.percentile(r["latencies"], 99),
+                        "cpu_per_call_ms": 1000 * cpu / r["calls"] if r["calls"] else math.nan,
+                        "errors": float(r["errors"]),
+                    }
+                )
+                log(
+                    f"  {system.name} {mode} run {run}: {rate:.0f}/s, "
+                    f"{r['errors']} errors {r['first_errors'][:1]}"
+                )
+    for system in systems:
+        for run in range(plan.runs):
+            n = min(plan.changed_reports, len(hosts))
+            since = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+            cpu0 = procs.cpu_seconds(system.procs["conductor"].pid)
+            r = _ingest(system, "changed", inventory, plan, threads=1, max_calls=n)
+            cpu = procs.cpu_seconds(system.procs["conductor"].pid) - cpu0
+            rows = _rows_since(system, since, hosts[:n])
+            out.setdefault(f"{system.name}|changed", []).append(
+                {
+                    "p50": stats.percentile(r["latencies"], 50),
+                    "p99": stats.percentile(r["latencies"], 99),
+                    "cpu_per_call_ms": 1000 * cpu / r["calls"] if r["calls"] else math.nan,
+                    "device_rows_per_report": rows / r["calls"] if r["calls"] else math.nan,
+                    "errors": float(r["errors"]),
+                }
+            )
+            log(
+                f"  {system.name} changed run {run}: "
+                f"p50 {stats.percentile(r['latencies'], 50) * 1000:.1f} ms, rows {rows}"
+            )
+    return out
+
+
+def _digest(path: Path) -> str:
+    """Short digest of a file and the peer's pins: the key of a seeded snapshot."""
+    import hashlib
+
+    h = hashlib.sha256(path.read_bytes())
+    h.update(" ".join(peer.PINS).encode())
+    return h.hexdigest()[:12]
+
+
+def phase_a(work: Path, plan: workloads.Plan, results: dict[str, Any], with_peer: bool) -> None:
+    """Workloads 1-3 (and their memory figures) on both systems, 1,000 devices each."""
+    hosts = [f"bench00-{i:04d}" for i in range(1, HOSTS_A + 1)]
+    with contextlib.ExitStack() as stack:
+        lite_url = stack.enter_context(procs.rabbit_vhost("bench_lite"))
+        system = lite.Lite(work / "lite-a", lite_url, workers=WORKERS, threads=THREADS)
+        stack.callback(system.stop)
+        system.start()
+        solo = system.start_one_agent("bench-solo")
+        t0 = time.monotonic()
+        system.start_agents(HOSTS_A, HOSTS_A, "bench")
+        system.wait_devices(HOSTS_A * 8 + 5, timeout=300)
+        seed = {"cyborg-lite": {"devices": system.device_count(), "seconds": time.monotonic() - t0}}
+        log(f"cyborg-lite seeded: {seed['cyborg-lite']}")
+        systems: list[Any] = [system]
+        inventory = lite.inventory_json(
+            lite.simulated_inventory(hosts, lite.DEVICE_MIX, work / "inventory-state"),
+            work / "inventory.json",
+        )
+        if with_peer:
+            try:
+                peer_url = stack.enter_context(procs.rabbit_vhost("bench_peer"))
+                other = peer.Peer(work / "peer-a", peer_url, workers=WORKERS, threads=THREADS)
+                stack.callback(other.stop)
+                # Seeding Cyborg costs minutes (Placement calls for every deployable), so a
+                # seeded snapshot of its databases is kept for later runs with the same data.
+                cache = HERE / ".work" / f"peer-seed-{_digest(inventory)}"
+                cached = (cache / "complete").exists()
+                other.start(restore=cache if cached else None)
+                t0 = time.monotonic()
+                if cached:
+                    r = {"errors": 0, "first_errors": []}
+                else:
+                    other.create_compute_nodes(hosts)
+                    r = other.report("seed", inventory, threads=2)
+                seed["Cyborg 17.0.0"] = {
+                    "devices": other.device_count(),
+                    "seconds": math.nan if cached else time.monotonic() - t0,
+                    "errors": r["errors"],
+                    "from_snapshot": cached,
+                }
+                if not cached and r["errors"] == 0:
+                    other.snapshot(cache)
+                log(f"Cyborg seeded: {seed['Cyborg 17.0.0']} {r['first_errors'][:1]}")
+                systems.append(other)
+            except Exception as err:  # the peer failing must not stop cyborg-lite's figures
+                results["peer_error"] = f"{type(err).__name__}: {err}"
+                log(f"peer failed: {traceback.format_exc()}")
+        for s in systems:
+            seed[s.name]["profiles_per_s"] = workloads.seed_profiles(s, PROFILES)
+        results["seed"] = seed
+        log(f"profiles seeded: {[(s.name, seed[s.name]['profiles_per_s']) for s in systems]}")
+        log("workload 1: API reads")
+        results["w1"] = workloads.api_reads(systems, plan, log)
+        log("workload 2: scheduler cycle")
+        results["w2"] = workloads.scheduler_cycle(systems, plan, log)
+        log("workload 3: report ingestion")
+        results["w3"] = ingestion(systems, inventory, hosts, plan)
+        rss: dict[str, float] = {
+            "cyborg-lite|api worker": max(procs.peak_rss_mb(p) for p in system.api_worker_pids()),
+            "cyborg-lite|conductor": procs.peak_rss_mb(system.procs["conductor"].pid),
+            "cyborg-lite|agent (1 host)": procs.peak_rss_mb(solo.pid),
+            f"cyborg-lite|agent process ({HOSTS_A} simulated hosts)": procs.peak_rss_mb(
+                system.agent_procs[-1].pid
+            ),
+        }
+        for s in systems[1:]:
+            rss[f"{s.name}|api worker"] = max(procs.peak_rss_mb(p) for p in s.api_worker_pids())
+            rss[f"{s.name}|conductor"] = procs.peak_rss_mb(s.procs["conductor"].pid)
+            rss[f"{s.name}|placement"] = max(
+                [procs.peak_rss_mb(p) for p in procs.children(s.procs["placement"].pid)]
+                or [math.nan]
+            )
+        results["rss_a"] = rss
+
+
+def main() -> None:
+    """Parse the arguments, run the suite, write the report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="a tiny plan, to check the suite")
+    parser.add_argument("--only", default="a,b", help="phases: a (workloads 1-3), b (4-5)")
+    parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    args = parser.parse_args()
+    plan = workloads.QUICK if args.quick else workloads.FULL
+    if args.smoke:
+        plan = workloads.SMOKE
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    work = HERE / ".work" / stamp
+    work.mkdir(parents=True)
+    results: dict[str, Any] = {"plan": plan.__dict__, "quick": args.quick, "started": stamp}
+    t_start = time.monotonic()
+    with_peer = not args.no_peer
+    if with_peer:
+        try:
+            log("peer: checking its virtualenv")
+            results["peer_install_seconds"] = peer.ensure_venv(work / "peer-install.log")
+            results["peer_versions"] = peer.installed_versions()
+        except Exception as err:  # report why, never invent figures
+            results["peer_error"] = f"install failed: {err}"
+            with_peer = False
+    phases = args.only.split(",")
+    if "a" in phases:
+        phase_a(work, plan, results, with_peer)
+    if "b" in phases:
+        phase_b(work, plan, results)
+    results["wall_seconds"] = time.monotonic() - t_start
+    results["machine"] = machine()
+    results["lite_versions"] = lite_versions()
+    workloads.write_json(work / "results.json", results)
+    text = report.render(results, command="make bench-quick" if args.quick else "make bench")
+    Path(args.out).write_text(text)
+    print(report.targets_text(results))
+    log(f"wrote {args.out} (raw figures in {work})")
+
+
+def phase_b(work: Path, plan: workloads.Plan, results: dict[str, Any]) -> None:
+    """Workloads 4 and 5 on cyborg-lite: paging at 10k and 100k devices, the rollout."""
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(procs.rabbit_vhost("bench_fleet"))
+        system = lite.Lite(work / "lite-b", url, workers=WORKERS, threads=THREADS)
+        stack.callback(system.stop)
+        system.start()
+        total = plan.rollout_hosts * plan.rollout_devices_per_host
+        t0 = time.monotonic()
+        per_process = 125
+        system.start_agents(
+            plan.rollout_hosts,
+            per_process,
+            "fleet",
+            mix=f"nvidia-h100:{plan.rollout_devices_per_host}",
+        )
+        system.wait_devices(total, timeout=600)
+        results["fleet_seed"] = {
+            "devices": total,
+            "seconds": time.monotonic() - t0,
+            "agent_processes": len(system.agent_procs),
+        }
+        log(f"fleet seeded: {results['fleet_seed']}")
+        results["w4_10k"] = [workloads.paging(system, plan.paging_pages) for _ in range(plan.runs)]
+        log(f"paging 10k: {results['w4_10k']}")
+        try:
+            results["w5"] = rollout(system, plan, total)
+        except Exception as err:  # report it: the rollout may not work end to end yet
+            results["w5_error"] = f"{type(err).__name__}: {err}"
+            log(f"rollout failed: {traceback.format_exc()}")
+        results["rss_b"] = {
+            "cyborg-lite|conductor (rollout)": procs.peak_rss_mb(system.procs["conductor"].pid),
+            f"cyborg-lite|agent process ({per_process} simulated hosts, rollout)": max(
+                procs.peak_rss_mb(p.pid) for p in system.agent_procs
+            ),
+            "cyborg-lite|api worker (paging)": max(
+                procs.peak_rss_mb(p) for p in system.api_worker_pids()
+            ),
+        }
+        system.stop_agents()
+        t0 = time.monotonic()
+        added = seed_sql(system, plan.big_devices)
+        results["big_seed"] = {
+            "devices": system.device_count(),
+            "seconds": time.monotonic() - t0,
+            "added": added,
+        }
+        log(f"100k seeded by SQL: {results['big_seed']}")
+        results["w4_100k"] = [workloads.paging(system, plan.paging_pages) for _ in range(plan.runs)]
+        log(f"paging 100k: {results['w4_100k']}")
+        results["rss_b"]["cyborg-lite|api worker (paging)"] = max(
+            procs.peak_rss_mb(p) for p in system.api_worker_pids()
+        )
+
+
+def seed_sql(system: lite.Lite, target: int) -> int:
+    """Copy device rows (new uuids, hosts ``clone-N``) straight into SQLite up to ``target``.
+
+    Reporting 100,000 devices through agents takes minutes on two cores; paging reads only
+    the devices table (and the page's hosts), so copies of real rows are a fair stand-in.
+    """
+    cols = [r[1] for r in system.sql("PRAGMA table_info(devices)") if r[1] != "id"]
+    have = system.device_count()
+    rounds = 0
+    while have < target and rounds < 20:
+        n = min(have, target - have)
+        select = []
+        for c in cols:
+            if c == "uuid":
+                select.append(
+                    "lower(substr(h,1,8)||'-'||substr(h,9,4)||'-4'||substr(h,14,3)||'-a'||"
+                    "substr(h,18,3)||'-'||substr(h,21,12))"
+                )
+            elif c == "hostname":
+                select.append(f"'clone{rounds}-' || hostname")
+            else:
+                select.append(c)
+        sql = (
+            f"INSERT INTO devices ({', '.join(cols)}) SELECT {', '.join(select)} FROM "  # noqa: S608
+            f"(SELECT *, hex(randomblob(16)) AS h FROM devices ORDER BY id LIMIT {n})"
+        )
+        import sqlite3
+
+        with sqlite3.connect(system.db_path, timeout=60) as conn:
+            conn.execute(sql)
+        have = system.device_count()
+        rounds += 1
+    return have
+
+
+def rollout(system: lite.Lite, plan: workloads.Plan, total: int) -> dict[str, Any]:
+    """Workload 5: one rollout of every H100 of the fleet, ``max_in_flight`` 1,000."""
+    image = workloads.upload_image(system, "96.00.99.00.02")
+    pid = system.procs["conductor"].pid
+    msgs0 = counted.read(str(system.msg_count_file))
+    cpu0 = procs.cpu_seconds(pid)
+    t0 = time.monotonic()
+    uuid = workloads.start_rollout(system, image, "NVIDIA H100 80GB HBM3", 1000)
+    state: dict[str, Any] = {}
+    while time.monotonic() - t0 < 900:  # bounded: a stuck rollout is reported as such
+        state = workloads.rollout_state(system, uuid)
+        if state.get("state") in ("completed", "failed", "aborted", "halted"):
+            break
+        time.sleep(0.5)
+    wall = time.monotonic() - t0
+    time.sleep(1.0)  # let the message counter write its last figure
+    cpu = procs.cpu_seconds(pid) - cpu0
+    msgs1 = counted.read(str(system.msg_count_file))
+    jobs = total
+    messages = (msgs1["published"] - msgs0["published"]) + (msgs1["delivered"] - msgs0["delivered"])
+    return {
+        "state": state.get("state"),
+        "document": state,
+        "wall_s": wall,
+        "jobs": jobs,
+        "jobs_per_s": jobs / wall,
+        "messages": messages,
+        "messages_per_job": messages / jobs,
+        "conductor_cpu_s": cpu,
+        "cpu_ms_per_job": 1000 * cpu / jobs,
+    }
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    import os
+
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "unknown"
+    with contextlib.suppress(OSError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.0f} GiB"
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": mem,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "rabbitmq": procs.rabbit_version(),
+    }
+
+
+def lite_versions() -> dict[str, str]:
+    """cyborg-lite and its main libraries."""
+    from importlib import metadata
+
+    out = {}
+    for dist in ("cyborg-lite", "falcon", "gunicorn", "SQLAlchemy", "oslo.messaging"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[dist] = metadata.version(dist)
+    return out
+
+
+if __name__ == "__main__":
+    main()
