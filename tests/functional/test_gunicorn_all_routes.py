@@ -22,6 +22,7 @@ from cyborg_lite.api.resources import (
     firmware_images,
     health,
     hosts,
+    metrics,
     openapi,
     rollouts,
     versions,
@@ -235,8 +236,11 @@ def test_every_other_route_over_real_http(tmp_path):
             headers=V24,
         )
         assert status == 204
+        status, scraped = req("/metrics", "GET", "/metrics")
+        assert status == 200
+        assert b"# TYPE" in scraped
 
-    mine = (arqs, device_firmware, device_profiles, firmware_images, hosts, rollouts)
+    mine = (arqs, device_firmware, device_profiles, firmware_images, hosts, metrics, rollouts)
     expected = {t for t, cls, _ in routes.ROUTES if any(cls.__module__ == m.__name__ for m in mine)}
     assert expected <= exercised
     # Together with test_gunicorn.py, which calls every route of the other modules, every

@@ -111,7 +111,12 @@ def faultstring(body: Any) -> str:
 def api(keystone: ks.Keystone, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """``cyborg-lite-api`` with ``auth_strategy = keystone`` against ``keystone``."""
     tmp_path = tmp_path_factory.mktemp("cyborg-api")
-    options = {"api.auth_strategy": "keystone", "api.workers": 1, **keystone.authtoken_options()}
+    options = {
+        "api.auth_strategy": "keystone",
+        "api.workers": 1,
+        "api.metrics_public": False,  # so that its rule is in the matrix too
+        **keystone.authtoken_options(),
+    }
     with running_api(options, tmp_path) as base:
         db = Database(sqlite_url(tmp_path))
         ids = seed.device(db, hostname="compute1", handles=4)
@@ -210,6 +215,7 @@ def matrix(ids: dict[str, Any]) -> list[tuple[str, str, Any, str, set[ks.Persona
         ("DELETE", f"/v2/firmware_images/{nobody}", None, "cyborg:firmware_image:delete", ADMINS),
         ("POST", "/v2/firmware_rollouts", {}, "cyborg:firmware_rollout:create", ADMINS),
         ("GET", "/v2/firmware_rollouts", None, "cyborg:firmware_rollout:get_all", MANAGERS),
+        ("GET", "/metrics", None, "cyborg:metrics:get", ADMINS),
         (
             "GET",
             f"/v2/firmware_rollouts/{nobody}",
