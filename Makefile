@@ -12,7 +12,8 @@ venv: $(STAMP)
 
 # Reinstall only when the package metadata changes; the install is editable.
 $(STAMP): setup.cfg pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	# A venv whose pip does not run (an interrupted creation) is made again from scratch.
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(PY) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
