@@ -1,12 +1,13 @@
 """The agent's firmware job runner: from a dispatched job to an acknowledged result.
 
 ``AgentEndpoint.flash_firmware`` hands a job (``conductor.rollout_io.job_payload``) to
-``JobRunner.submit``, which journals it (``jobstate``) and queues it; worker threads run the
-steps: download and check the image (``images``), find the device by its stable id, journal
-``flash_started``, report ``flashing``, flash through the driver, report ``verifying``,
-re-discover and read the version back (``flashing``), journal the result and send it with the
-conductor's ``job_update``. A result the conductor did not answer stays in the journal and is
-sent again from the agent's loop (``retry_unacked``), so a broker outage loses nothing.
+``JobRunner.submit``, which journals it (``jobstate``) and queues it; workers from a thread
+pool (the runner's own, or one a fleet of simulated hosts shares) run the steps: download and
+check the image (``images``), find the device by its stable id, journal ``flash_started``,
+report ``flashing``, flash through the driver, report ``verifying``, re-discover and read the
+version back (``flashing``), journal the result and send it with the conductor's
+``job_update``. A result the conductor did not answer stays in the journal and is sent again
+from the agent's loop (``retry_unacked``), so a broker outage loses nothing.
 
 One device never has two jobs at once, and a driver never runs more flashes at once than its
 ``max_parallel_flashes`` (one, unless the driver says otherwise). At start, jobs that never
@@ -16,6 +17,7 @@ result is read from the device.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import queue
@@ -89,6 +91,7 @@ class JobRunner:
         discovery_timeout: float = 60.0,
         retry_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        executor: concurrent.futures.Executor | None = None,
     ) -> None:
         self._inventory = inventory
         self._conductor = conductor
@@ -97,8 +100,15 @@ class JobRunner:
         self._discovery_timeout = discovery_timeout
         self._retry_interval = retry_interval
         self._clock = clock
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._threads: list[threading.Thread] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        # Workers are pool tasks started when jobs are queued, not threads held for the life
+        # of the agent: an idle agent holds none, and a thousand simulated hosts in one
+        # process share one pool instead of holding thousands of idle threads.
+        self._executor = executor
+        self._own_executor = False
+        self._active = 0
+        self._running = False
+        self._workers_done = threading.Condition()
         self._lock = threading.Lock()
         self._device_locks: dict[str, threading.Lock] = {}
         self._driver_slots = {
@@ -124,6 +134,7 @@ class JobRunner:
             return False
         LOG.info("Job %s accepted on %s", uuid, self._host)
         self._queue.put(uuid)
+        self._kick()
         return True
 
     def status(self, job_uuid: str) -> dict[str, Any] | None:
@@ -142,7 +153,7 @@ class JobRunner:
     # --- lifecycle ------------------------------------------------------------------------
 
     def workers(self) -> int:
-        """Worker threads: enough for the most parallel driver (the slots do the limiting)."""
+        """Workers at most: enough for the most parallel driver (the slots do the limiting)."""
         return max([1, *(d.max_parallel_flashes for d in self._inventory.drivers)])
 
     def recover(self) -> list[str]:
@@ -160,24 +171,54 @@ class JobRunner:
         return todo
 
     def start(self) -> None:
-        """Recover, then start the workers."""
+        """Recover, then run what is queued (and from now on, what is submitted)."""
+        if self._executor is None or self._own_executor:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self.workers(), thread_name_prefix=f"jobs-{self._host}"
+            )
+            self._own_executor = True
         self.recover()
-        for n in range(self.workers()):
-            thread = threading.Thread(target=self._work, name=f"jobs-{self._host}-{n}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        with self._workers_done:
+            self._running = True
+        self._kick()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Ask the workers to stop after their current job. A flash in progress cannot be
-        interrupted; if the process ends first, the journal has it as started."""
-        for _ in self._threads:
-            self._queue.put(None)
-        for thread in self._threads:
-            thread.join(timeout=timeout)
-        self._threads.clear()
+        """Stop taking queued jobs; wait up to ``timeout`` for the jobs being run. A flash in
+        progress cannot be interrupted; if the process ends first, the journal has it as
+        started."""
+        with self._workers_done:
+            self._running = False
+            self._workers_done.wait_for(lambda: self._active == 0, timeout=timeout)
+        if self._own_executor and self._executor is not None:
+            self._executor.shutdown(wait=False)
+
+    def _kick(self) -> None:
+        """Start one more worker if jobs wait and fewer than ``workers()`` run."""
+        with self._workers_done:
+            if not self._running or self._active >= self.workers() or self._queue.empty():
+                return
+            self._active += 1
+        assert self._executor is not None
+        try:
+            self._executor.submit(self._work)
+        except RuntimeError:  # the shared pool is shutting down with the process
+            with self._workers_done:
+                self._active -= 1
+                self._workers_done.notify_all()
 
     def _work(self) -> None:
-        while (uuid := self._queue.get()) is not None:
+        while True:
+            # Taking a job and leaving are decided under the lock ``_kick`` holds, so a job
+            # queued while the last worker leaves always gets a worker.
+            with self._workers_done:
+                uuid = None
+                if self._running:
+                    with contextlib.suppress(queue.Empty):
+                        uuid = self._queue.get_nowait()
+                if uuid is None:
+                    self._active -= 1
+                    self._workers_done.notify_all()
+                    return
             try:
                 self.process(uuid)
             except Exception:  # a bug in one job must not end the worker
@@ -192,9 +233,8 @@ class JobRunner:
                 uuid = self._queue.get_nowait()
             except queue.Empty:
                 return count
-            if uuid is not None:
-                self.process(uuid)
-                count += 1
+            self.process(uuid)
+            count += 1
 
     # --- one job --------------------------------------------------------------------------
 

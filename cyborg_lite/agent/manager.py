@@ -9,6 +9,7 @@ it directly with a fake clock and a fake conductor. ``AgentEndpoint`` is what th
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import threading
@@ -83,6 +84,7 @@ class AgentManager:
         load_errors: Sequence[discovery.DriverError] = (),
         *,
         clock: Callable[[], float] = time.monotonic,
+        wake: threading.Event | None = None,
     ) -> None:
         self.host = str(conf.host)
         self._conf = conf
@@ -91,7 +93,8 @@ class AgentManager:
         self._load_errors = list(load_errors)
         self._clock = clock
         self._refresh = threading.Event()
-        self._wake = threading.Event()
+        # A fleet of simulated hosts shares one wake event: one loop thread steps them all.
+        self._wake = wake or threading.Event()
         self._stop = threading.Event()
         # The digest the conductor acknowledged; None means "send a full report".
         self.acked_digest: str | None = None
@@ -173,14 +176,18 @@ class AgentManager:
             due = self._pause_until
         return max(0.0, due - self._clock())
 
+    def step(self) -> None:
+        """``tick`` and the periodic tasks, each isolated from the others' failures."""
+        for step in (self.tick, *self._periodic):
+            try:
+                step()
+            except Exception:  # a bug in one step must not end the agent
+                LOG.exception("Agent step failed on %s", self.host)
+
     def run(self) -> None:
         """The loop: step, then sleep until something is due, a refresh or stop wakes it."""
         while not self._stop.is_set():
-            for step in (self.tick, *self._periodic):
-                try:
-                    step()
-                except Exception:  # a bug in one step must not end the agent
-                    LOG.exception("Agent step failed on %s", self.host)
+            self.step()
             self._wake.wait(timeout=max(0.05, self.seconds_to_next()))
             self._wake.clear()
 
@@ -226,8 +233,15 @@ class AgentService:
         load_errors: Sequence[discovery.DriverError] = (),
         *,
         image_source: jobs.Images | None = None,
+        fleet: Fleet | None = None,
     ) -> None:
-        self.manager = AgentManager(conf, conductor, drivers, load_errors)
+        # In a fleet, the fleet's loop thread steps this agent and its jobs run on the
+        # fleet's pool; alone, the agent has a loop thread and a small pool of its own.
+        loop = fleet.place() if fleet else None
+        self._in_fleet = loop is not None
+        self.manager = AgentManager(
+            conf, conductor, drivers, load_errors, wake=loop.wake if loop else None
+        )
         self.jobs = jobs.JobRunner(
             self.manager,
             conductor,
@@ -239,6 +253,7 @@ class AgentService:
             image_source or images.ImageSource.from_conf(conf),
             discovery_timeout=float(conf.agent.discovery_timeout),
             retry_interval=float(conf.agent.heartbeat_interval),
+            executor=fleet.executor if fleet else None,
         )
         # Undelivered job results are retried at the loop's pace.
         self.manager.add_periodic(self.jobs.retry_unacked)
@@ -251,13 +266,19 @@ class AgentService:
         self._thread = threading.Thread(
             target=self.manager.run, name=f"agent-{self.manager.host}", daemon=True
         )
+        if loop is not None:
+            loop.agents.append(self)
 
     def start(self) -> None:
         """Resume journaled jobs, listen for requests and start reporting (a full report goes
         out at once)."""
         self.jobs.start()
-        self._server.start()
-        self._thread.start()
+        # The endpoints only queue or read (a job is journaled and queued, a refresh flagged),
+        # so two threads serve them; oslo.messaging's default pool would keep up to 64
+        # threads per agent, one per message received, for the life of the process.
+        self._server.start(override_pool_size=RPC_THREADS)
+        if not self._in_fleet:
+            self._thread.start()
         LOG.info("Agent %s started with drivers %s", self.manager.host, self._driver_names())
 
     def _driver_names(self) -> list[str]:
@@ -269,14 +290,88 @@ class AgentService:
         self.manager.stop()
         self._server.stop()
         self._server.wait()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         self.jobs.stop()
+
+
+RPC_THREADS = 2
+
+
+class _Loop:
+    """One of a fleet's loop threads and the agents it steps."""
+
+    def __init__(self, name: str) -> None:
+        self.wake = threading.Event()
+        self.agents: list[AgentService] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name=name, daemon=True)
+
+    def run(self) -> None:
+        """Step every agent, then sleep until the soonest is due or one is woken."""
+        while not self.stopping.is_set():
+            for agent in self.agents:
+                if self.stopping.is_set():
+                    return
+                agent.manager.step()
+            soonest = min((a.manager.seconds_to_next() for a in self.agents), default=60.0)
+            self.wake.wait(timeout=max(0.05, soonest))
+            self.wake.clear()
+
+
+class Fleet:
+    """Many agents in one process (simulated hosts): a few loop threads step them all and
+    their jobs share one pool, so a process with a thousand hosts holds tens of threads, not
+    thousands. Each agent keeps its own identity, RPC server, journal and limits.
+
+    Agents are spread over ``loops`` threads so that one agent's slow call (a conductor that
+    does not answer until the RPC timeout) holds up only its share of the fleet.
+    """
+
+    def __init__(self, pool_size: int, loops: int = 8) -> None:
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=pool_size, thread_name_prefix="fleet-jobs"
+        )
+        self._loops = [_Loop(f"fleet-loop-{n}") for n in range(max(1, loops))]
+        self._placed = 0
+
+    def place(self) -> _Loop:
+        """The loop the next agent joins (round robin)."""
+        loop = self._loops[self._placed % len(self._loops)]
+        self._placed += 1
+        return loop
+
+    @property
+    def agents(self) -> list[AgentService]:
+        """Every agent of the fleet."""
+        return [a for loop in self._loops for a in loop.agents]
+
+    def start(self) -> None:
+        """Start every agent, then the loops."""
+        for agent in self.agents:
+            agent.start()
+        for loop in self._loops:
+            loop.thread.start()
+
+    def stop(self) -> None:
+        """Stop the loops, then every agent, then the pool."""
+        for loop in self._loops:
+            loop.stopping.set()
+            loop.wake.set()
+        for loop in self._loops:
+            if loop.thread.is_alive():
+                loop.thread.join(timeout=10)
+        for agent in reversed(self.agents):
+            agent.stop()
+        self.executor.shutdown(wait=False)
 
 
 def create_service(
     conf: cfg.ConfigOpts,
     transport: oslo_messaging.Transport,
     driver_names: Sequence[str] | None = None,
+    *,
+    fleet: Fleet | None = None,
 ) -> AgentService:
     """An agent for ``conf``'s host with its drivers loaded (``[agent] enabled_drivers`` unless
     ``driver_names`` is given); drivers that fail to load are reported, not raised."""
@@ -285,4 +380,4 @@ def create_service(
     names = list(conf.agent.enabled_drivers if driver_names is None else driver_names)
     drivers, errors = discovery.load(conf, names)
     conductor = rpcapi.ConductorAPI(transport, timeout=float(conf.agent.rpc_timeout))
-    return AgentService(conf, transport, conductor, drivers, errors)
+    return AgentService(conf, transport, conductor, drivers, errors, fleet=fleet)

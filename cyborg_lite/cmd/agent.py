@@ -26,6 +26,8 @@ from cyborg_lite.conf import default
 from cyborg_lite.drivers import base
 
 LOG = logging.getLogger(__name__)
+# Job threads a fleet of simulated hosts shares (its flashes are simulated: short waits).
+FLEET_POOL_MAX = 32
 
 FLEET_OPTS = [
     cfg.IntOpt(
@@ -94,23 +96,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve.exit_if_stuck(code)
         sys.exit(code)
     transport = rpc.get_transport(conf)
+    agents: list[serve.Service]
     if conf.simulated_hosts:
-        agents = fleet(conf, args, transport)
+        agents = [fleet(conf, args, transport)]
     else:
         agents = [agent_manager.create_service(conf, transport)]
     serve.run_until_signalled(agents, "cyborg-lite-agent")
 
 
-def fleet(conf: cfg.ConfigOpts, argv: Sequence[str], transport: Any) -> list[serve.Service]:
+def fleet(conf: cfg.ConfigOpts, argv: Sequence[str], transport: Any) -> agent_manager.Fleet:
     """``[--simulated-hosts]`` agents, each with a ConfigOpts of its own (its host identity)
-    parsed from the same files and arguments, sharing one transport."""
-    agents: list[serve.Service] = []
-    for i in range(1, int(conf.simulated_hosts) + 1):
+    parsed from the same files and arguments, sharing one transport, loop threads and job
+    pool (``agent.manager.Fleet``)."""
+    count = int(conf.simulated_hosts)
+    group = agent_manager.Fleet(pool_size=min(FLEET_POOL_MAX, 4 * count))
+    for i in range(1, count + 1):
         one = cl_conf.make_conf(argv, extra_cli_opts=cli_opts())
         one.set_override("host", f"{conf.host}-{i:04d}")
         one.set_override("enabled_drivers", ["simulated"], group="agent")
-        agents.append(agent_manager.create_service(one, transport))
-    return agents
+        agent_manager.create_service(one, transport, fleet=group)
+    return group
 
 
 def cli_opts() -> list[cfg.Opt]:
