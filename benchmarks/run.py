@@ -210,6 +210,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a tiny plan, to check the suite")
     parser.add_argument("--only", default="a,b", help="phases: a (workloads 1-3), b (4-5)")
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy records the conductor during the rollout"
+    )
     args = parser.parse_args()
     plan = workloads.QUICK if args.quick else workloads.FULL
     if args.smoke:
@@ -217,6 +220,9 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     work = HERE / ".work" / stamp
     work.mkdir(parents=True)
+    if args.profile:
+        global PROFILE_DIR
+        PROFILE_DIR = work
     results: dict[str, Any] = {"plan": plan.__dict__, "quick": args.quick, "started": stamp}
     t_start = time.monotonic()
     with_peer = not args.no_peer
@@ -333,10 +339,51 @@ def seed_sql(system: lite.Lite, target: int) -> int:
     return have
 
 
+SPY_FLAGS = ("-f", "speedscope", "-r", "50", "--nonblocking", "--gil")
+PROFILE_DIR: Path | None = None  # --profile: py-spy records the conductor during the rollout
+
+
+def _profiler(pid: int, out: Path) -> contextlib.AbstractContextManager[Any]:
+    """py-spy recording ``pid`` into ``out`` (a speedscope file) while the block runs."""
+    import shutil
+    import subprocess
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+
+    @contextlib.contextmanager
+    def recording() -> Any:
+        proc = subprocess.Popen(
+            # Non-blocking: pausing a process of a hundred threads 50 times a second slowed
+            # the conductor down fourfold and made the profile describe that instead.
+            # --gil: only the thread holding the GIL, i.e. where the CPU time goes.
+            [spy, "record", "-p", str(pid), "-o", str(out), *SPY_FLAGS],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield proc
+        finally:
+            proc.send_signal(2)  # SIGINT: py-spy writes its file and exits
+            proc.wait(timeout=60)
+
+    return recording()
+
+
 def rollout(system: lite.Lite, plan: workloads.Plan, total: int) -> dict[str, Any]:
     """Workload 5: one rollout of every H100 of the fleet, ``max_in_flight`` 1,000."""
     image = workloads.upload_image(system, "96.00.99.00.02")
     pid = system.procs["conductor"].pid
+    with contextlib.ExitStack() as stack:
+        if PROFILE_DIR is not None:
+            stack.enter_context(_profiler(pid, PROFILE_DIR / "conductor-rollout.speedscope.json"))
+            agents = system.agent_procs[0].pid
+            stack.enter_context(_profiler(agents, PROFILE_DIR / "agents-rollout.speedscope.json"))
+            api = system.api_worker_pids()[0]
+            stack.enter_context(_profiler(api, PROFILE_DIR / "api-rollout.speedscope.json"))
+        return _rollout(system, image, pid, total)
+
+
+def _rollout(system: lite.Lite, image: str, pid: int, total: int) -> dict[str, Any]:
     msgs0 = counted.read(str(system.msg_count_file))
     cpu0 = procs.cpu_seconds(pid)
     t0 = time.monotonic()

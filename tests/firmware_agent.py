@@ -53,6 +53,9 @@ class FakeConductor:
             )
             return {"accepted": True}
 
+    def job_progress(self, context, job_uuid, state):
+        self.job_update(context, job_uuid, state)
+
     def report_inventory(self, context, report):
         with self.lock:
             self._reachable()

@@ -6,6 +6,10 @@ the sha256 differs from the one the conductor sent with the job: the catalog che
 at upload, but the store may have changed since, and the agent trusts nothing it did not check
 itself (firmware-prior-art.md, lesson 2).
 
+The last ``CACHE_KEEP`` images checked are kept (``<sha256>.img``), so a host flashing ten
+devices with one image downloads it once; each use hashes the kept file again first, and one
+that no longer matches is thrown away and downloaded anew.
+
 Requests go through a keystoneauth1 ``Session`` built from ``[agent_api]``: with an auth type
 configured (a service user, in production) it carries a token; without one, it sends the
 identity headers that a noauth API accepts, with the ``service`` role the download policy asks
@@ -38,6 +42,7 @@ MICROVERSION = "accelerator 2.4"
 # What a noauth API reads as "a service", as keystonemiddleware would set for a service token.
 NOAUTH_HEADERS = {"X-Roles": "service", "X-Service-Roles": "service"}
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
+CACHE_KEEP = 2
 
 
 class ImageError(Exception):
@@ -99,12 +104,47 @@ class ImageSource:
         return f"{self.endpoint}/v2/firmware_images/{image_uuid}/file"
 
     def clear(self) -> None:
-        """Remove downloads a previous run left behind (it stopped before cleaning up)."""
+        """Remove downloads a previous run left behind (it stopped before cleaning up), and
+        the kept images."""
         with contextlib.suppress(FileNotFoundError):
             for name in os.listdir(self.folder):
-                if name.endswith(".part"):
+                if name.endswith((".part", ".img")):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(os.path.join(self.folder, name))
+
+    def _cached(self, image_uuid: str, sha256: str) -> str | None:
+        """A fresh link to the kept copy of ``sha256`` if it still hashes right, else None."""
+        kept = os.path.join(self.folder, f"{sha256}.img")
+        fd, path = tempfile.mkstemp(prefix=f"{image_uuid}-", suffix=".part", dir=self.folder)
+        os.close(fd)
+        os.unlink(path)
+        try:
+            os.link(kept, path)
+        except (FileNotFoundError, FileExistsError):
+            return None
+        try:
+            with open(path, "rb") as src:
+                ok = hashlib.file_digest(src, "sha256").hexdigest() == sha256
+        except OSError:
+            ok = False
+        if not ok:
+            for stale in (path, kept):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(stale)
+            return None
+        os.utime(kept)  # most recently used: kept longest
+        return path
+
+    def _keep(self, path: str, sha256: str) -> None:
+        """Keep a checked download under its digest; only the newest ``CACHE_KEEP`` stay."""
+        kept = os.path.join(self.folder, f"{sha256}.img")
+        with contextlib.suppress(FileExistsError):
+            os.link(path, kept)
+        names = [n for n in os.listdir(self.folder) if n.endswith(".img")]
+        by_age = sorted(names, key=lambda n: os.stat(os.path.join(self.folder, n)).st_mtime)
+        for old in by_age[:-CACHE_KEEP]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.folder, old))
 
     def fetch(self, image_uuid: str, sha256: str | None, size: int | None = None) -> str:
         """Download an image and check it; returns the file's path (the caller removes it).
@@ -129,22 +169,27 @@ class ImageSource:
                 "checksum-mismatch", f"The job's sha256 {sha256!r} for image {url} is not one."
             )
         os.makedirs(self.folder, exist_ok=True)
+        sha256 = sha256.lower()
+        cached = self._cached(image_uuid, sha256)
+        if cached is not None:
+            return cached
         fd, path = tempfile.mkstemp(prefix=f"{image_uuid}-", suffix=".part", dir=self.folder)
         try:
             with os.fdopen(fd, "wb") as out:
                 digest, received = self._stream(url, out, size)
                 out.flush()
                 os.fsync(out.fileno())
-            if digest != sha256.lower():
+            if digest != sha256:
                 raise ImageError(
                     "checksum-mismatch",
                     f"Image {url} hashes to {digest} ({received} bytes), not the expected "
-                    f"{sha256.lower()}; refused before touching the device.",
+                    f"{sha256}; refused before touching the device.",
                 )
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
             raise
+        self._keep(path, sha256)
         return path
 
     def _stream(self, url: str, out: Any, size: int | None) -> tuple[str, int]:

@@ -48,8 +48,8 @@ class Inventory(Protocol):
     drivers: list[base.Driver]
     last_report: dict[str, Any] | None
 
-    def request_refresh(self) -> None:
-        """Discover and report in full at the next step."""
+    def request_refresh(self, delay: float = 0.0) -> None:
+        """Discover and report in full ``delay`` seconds from now."""
 
 
 class JobConductor(Protocol):
@@ -65,7 +65,10 @@ class JobConductor(Protocol):
         error_code: str | None = None,
         message: str | None = None,
     ) -> dict[str, Any]:
-        """Report a job's progress or result."""
+        """Report a job's result (or progress), awaiting the answer."""
+
+    def job_progress(self, context: Any, job_uuid: str, state: str) -> None:
+        """Report a job's progress without waiting (a cast)."""
 
 
 class Images(Protocol):
@@ -90,6 +93,7 @@ class JobRunner:
         *,
         discovery_timeout: float = 60.0,
         retry_interval: float = 10.0,
+        report_delay: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         executor: concurrent.futures.Executor | None = None,
     ) -> None:
@@ -99,6 +103,7 @@ class JobRunner:
         self._images = image_source
         self._discovery_timeout = discovery_timeout
         self._retry_interval = retry_interval
+        self._report_delay = report_delay
         self._clock = clock
         self._queue: queue.Queue[str] = queue.Queue()
         # Workers are pool tasks started when jobs are queued, not threads held for the life
@@ -332,7 +337,7 @@ class JobRunner:
         )
         if record["flash_started"]:
             # The next report carries what the device runs now.
-            self._inventory.request_refresh()
+            self._inventory.request_refresh(self._report_delay)
         self._deliver(record)
 
     def _deliver(self, record: dict[str, Any]) -> bool:
@@ -359,7 +364,7 @@ class JobRunner:
         if self._clock() < self._quiet_until:
             return
         try:
-            self._conductor.job_update(rpc.admin_context(), uuid, state)
+            self._conductor.job_progress(rpc.admin_context(), uuid, state)
         except Exception as err:  # progress is advisory; the result is what must arrive
             LOG.warning("Progress %s of job %s not delivered (%s)", state, uuid, err)
             self._quiet_until = self._clock() + self._retry_interval

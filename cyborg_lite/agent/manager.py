@@ -92,7 +92,9 @@ class AgentManager:
         self.drivers = list(drivers)
         self._load_errors = list(load_errors)
         self._clock = clock
-        self._refresh = threading.Event()
+        # When a requested full report is due (monotonic clock); None: none requested.
+        self._refresh_due: float | None = None
+        self._refresh_lock = threading.Lock()
         # A fleet of simulated hosts shares one wake event: one loop thread steps them all.
         self._wake = wake or threading.Event()
         self._stop = threading.Event()
@@ -115,19 +117,29 @@ class AgentManager:
         self.last_report = report
         return report
 
-    def request_refresh(self) -> None:
-        """Discover and report in full at the next step (now, when the loop runs)."""
-        self._refresh.set()
+    def request_refresh(self, delay: float = 0.0) -> None:
+        """Discover and report in full ``delay`` seconds from now (at once by default); a
+        refresh already due sooner stays as it is, so requests in a burst make one report."""
+        due = self._clock() + delay
+        with self._refresh_lock:
+            if self._refresh_due is None or due < self._refresh_due:
+                self._refresh_due = due
         self._wake.set()
+
+    def _take_refresh(self, now: float) -> bool:
+        with self._refresh_lock:
+            if self._refresh_due is None or now < self._refresh_due:
+                return False
+            self._refresh_due = None
+            return True
 
     def tick(self) -> str:
         """One step; returns what it did: ``report``, ``heartbeat``, ``idle`` or ``failed``."""
         now = self._clock()
         if now < self._pause_until:
             return "idle"
-        want_full = self._refresh.is_set() or self.acked_digest is None
+        want_full = self._take_refresh(now) or self.acked_digest is None
         if want_full or now >= self._next_discovery:
-            self._refresh.clear()
             report = self.discover()
             self._next_discovery = now + float(self._conf.agent.report_interval)
             if want_full or report["digest"] != self.acked_digest:
@@ -171,6 +183,9 @@ class AgentManager:
     def seconds_to_next(self) -> float:
         """How long the loop may sleep before something is due."""
         due = min(self._next_discovery, self._next_heartbeat)
+        refresh = self._refresh_due
+        if refresh is not None:
+            due = min(due, refresh)
         due = max(due, self._pause_until)
         if self.acked_digest is None:
             due = self._pause_until
@@ -253,6 +268,7 @@ class AgentService:
             image_source or images.ImageSource.from_conf(conf),
             discovery_timeout=float(conf.agent.discovery_timeout),
             retry_interval=float(conf.agent.heartbeat_interval),
+            report_delay=float(conf.agent.job_report_delay),
             executor=fleet.executor if fleet else None,
         )
         # Undelivered job results are retried at the loop's pace.

@@ -121,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     def load() -> Any:
         from cyborg_lite.api import wsgi
 
-        worker_db = Database.from_conf(conf)
+        # The conductor's database (the API opens its own): writes one at a time on SQLite.
+        worker_db = Database.from_conf(conf, serialize=True)
         transport = aio.start(worker_db)
         return wsgi.build(conf, conductor=rpcapi.ConductorAPI(transport))
 

@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Serve the conductor's RPC API until stopped."""
     conf = cl_conf.make_conf(sys.argv[1:] if argv is None else argv)
     logging.setup(conf, "cyborg-lite")
-    db = Database.from_conf(conf)
+    db = Database.from_conf(conf, serialize=True)
     transport = rpc.get_transport(conf)
     notifier = rpc.get_notifier(conf, None, f"cyborg-lite-conductor.{conf.host}")
     service = ConductorService(conf, db, transport, notifier)

@@ -55,6 +55,10 @@ class Engine:
         self._scheduling = scheduling or NoScheduling()
         self._clock = clock
         self._emit = on_transition or (lambda _event, _payload: None)
+        # Set by the conductor to its runner's ``notify``: a job's result then wakes the runner,
+        # which advances once for every result that arrived meanwhile, instead of each result
+        # advancing (a locked pass over the wave) on its own. None: advance at once (tests).
+        self.advance_later: Callable[[str], None] | None = None
 
     # --- public entry points -------------------------------------------------------------
 
@@ -130,10 +134,14 @@ class Engine:
                 "error_code": error_code,
             },
         )
-        if state in states.TERMINAL:
-            self._scheduling.restore(device_uuid)
+        if state not in states.TERMINAL:
+            return True  # progress frees no slot and moves no wave: nothing to advance
+        self._scheduling.restore(device_uuid)
         if rollout_uuid:
-            self.advance(rollout_uuid)
+            if self.advance_later is not None:
+                self.advance_later(rollout_uuid)
+            else:
+                self.advance(rollout_uuid)
         return True
 
     def unfinished(self) -> list[str]:

@@ -12,8 +12,9 @@ API version history:
 * 1.1 - ``rollout_changed(rollout_uuid)`` (cast, from the API): a rollout was created or acted
   on, advance it now. ``job_update(job_uuid, state, version, error_code, message)`` (call,
   from agents): progress or result of a firmware job; returns ``{"accepted": bool}`` (False
-  for a stale or duplicate update, which changes nothing). Agents repeat an update until a
-  conductor answers.
+  for a stale or duplicate update, which changes nothing). Agents repeat a result until a
+  conductor answers; progress (``flashing``, ``verifying``) may also come as a cast of the
+  same method, which nobody answers or repeats.
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ class ConductorAPI:
         """Tell a conductor a rollout needs advancing now (1.1)."""
         cctxt = self.client.prepare(version="1.1")
         cctxt.cast(context, "rollout_changed", rollout_uuid=rollout_uuid)
+
+    def job_progress(self, context: Any, job_uuid: str, state: str) -> None:
+        """A firmware job's progress (1.1's ``job_update`` as a cast): advisory, so nothing
+        waits for an answer; results go by ``job_update``'s call."""
+        cctxt = self.client.prepare(version="1.1")
+        cctxt.cast(context, "job_update", job_uuid=job_uuid, state=state)
 
     def job_update(
         self,

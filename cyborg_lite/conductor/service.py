@@ -69,6 +69,7 @@ def build_rollouts(
     )
     watchdog = Watchdog(engine, db, agents, settings)
     runner = RolloutRunner(engine, watchdog, db, sweep_seconds=float(c.rollout_sweep_seconds))
+    engine.advance_later = runner.notify
     return RolloutMachinery(engine, watchdog, runner)
 
 

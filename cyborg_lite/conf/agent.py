@@ -48,6 +48,15 @@ OPTS = [
         "heartbeats do not mark the host down.",
     ),
     cfg.FloatOpt(
+        "job_report_delay",
+        default=2.0,
+        min=0.0,
+        help="Seconds after a firmware job ends before the agent discovers again and reports "
+        "what the device now runs. The job's result already carries the new version; the "
+        "delay lets a host that flashes its devices one after the other send one report for "
+        "several jobs instead of one per job.",
+    ),
+    cfg.FloatOpt(
         "rpc_timeout",
         default=30.0,
         min=1.0,

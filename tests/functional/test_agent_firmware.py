@@ -79,10 +79,19 @@ def test_agent_downloads_from_the_api_and_refuses_bad_images(tmp_path):
         runner.run_queued()
         assert [(r["state"], r["version"]) for r in conductor.results()] == [("succeeded", VERSION)]
 
-        # Someone changes the stored bytes behind the catalog's back (same length).
+        # The agent kept the checked image: a second job with it downloads nothing.
+        downloads = tmp_path / "agent" / "agent-downloads" / manager.host
+        kept = downloads / f"{job['sha256']}.img"
+        assert kept.read_bytes() == data
+        assert sorted(p.name for p in downloads.iterdir()) == [kept.name]
+
+        # Someone changes the stored bytes behind the catalog's back (same length), and the
+        # agent's kept copy rots: the kept copy is hashed before use, thrown away, and the
+        # fresh download is refused too.
         stored = tmp_path / "state" / "images" / "sha256" / job["sha256"][:2] / job["sha256"]
         stored.chmod(0o644)
         stored.write_bytes(data[:-1] + b"\xff")
+        kept.write_bytes(data[:-1] + b"\xfe")
         tampered = payload(second, image_uuid, data, "vbios", VERSION)
         runner.submit(tampered)
         runner.run_queued()
@@ -97,6 +106,8 @@ def test_agent_downloads_from_the_api_and_refuses_bad_images(tmp_path):
 
     (result,) = conductor.results(tampered["job_uuid"])
     assert (result["state"], result["error_code"]) == ("failed", "checksum-mismatch")
+    assert "hashes to" in result["message"]  # the download's check, after the kept copy's
+    assert not kept.exists()
     assert [(e["device"], e["result"]) for e in ledger(driver)] == [(first, "ok")]
 
 
