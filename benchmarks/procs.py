@@ -167,6 +167,22 @@ def rabbit_vhost(prefix: str) -> Iterator[str]:
             run(["rabbitmqctl", "-q", "delete_vhost", vhost], timeout=60)
 
 
+def pids_named(name: str) -> list[int]:
+    """Processes whose command name (``/proc/<pid>/comm``) is ``name``: read, never signalled."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+    return found
+
+
+def cpu_total(pids: Sequence[int]) -> float:
+    """CPU seconds used so far by ``pids`` together (those gone count as 0)."""
+    return sum(c for c in (cpu_seconds(p) for p in pids) if c == c)
+
+
 def rabbit_version() -> str:
     """The broker's version, as rabbitmqctl prints it."""
     try:

@@ -94,16 +94,13 @@ class Engine:
         and late messages change nothing); then the rollout advances. Returns whether it was
         applied."""
         with self._db.transaction() as session:
-            job = db_jobs.get(session, job_uuid)
+            job = db_jobs.brief(session, job_uuid)
             if job is None:
                 LOG.warning("Update for unknown job %s ignored", job_uuid)
                 return False
-            rollout_uuid = session.scalar(
-                sa.select(models.Rollout.uuid).where(models.Rollout.id == job.rollout_id)
-            )
-            if not states.can_move(job.state, state):
+            old_state, device_uuid, component, rollout_uuid = job
+            if not states.can_move(old_state, state):
                 return False
-            device_uuid, component = job.device_uuid, job.component
             values: dict[str, Any] = {}
             if state in states.TERMINAL:
                 values.update(
@@ -112,7 +109,7 @@ class Engine:
                     error_code=error_code,
                     error=message,
                 )
-            if not db_jobs.move(session, job_uuid, [job.state], state, **values):
+            if not db_jobs.move(session, job_uuid, states.sources(state), state, **values):
                 return False
             if state in states.TERMINAL:
                 db_jobs.undrain(session, device_uuid, job_uuid)

@@ -63,3 +63,10 @@ def can_move(old: str, new: str) -> bool:
     if new in TERMINAL:
         return True
     return _RANK[new] > _RANK[old]
+
+
+def sources(new: str) -> list[str]:
+    """Every state a job may move to ``new`` from (for a conditional update: a progress cast
+    and the result may be applied in either order by two threads, and whichever commits
+    second must still apply if it moves the job forward)."""
+    return [old for old in JOB_STATES if can_move(old, new)]

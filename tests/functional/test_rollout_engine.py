@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_io import Settings
 from cyborg_lite.conductor.rollout_watch import Watchdog
-from cyborg_lite.db import models
+from cyborg_lite.db import models, rollout_jobs
 from cyborg_lite.firmware import states
 from tests import firmware_fleet as ff
 
@@ -402,3 +402,44 @@ def test_in_use_wait_holds_until_released(db, agents, clock):
     engine.advance(uuid)
     agents.drain_all(engine)
     assert rollout_row(db, uuid).state == states.COMPLETED
+
+
+def test_a_result_racing_a_progress_cast_still_applies(db, agents, clock, monkeypatch):
+    """Progress comes as a cast, the result as a call: two conductor threads may apply them
+    in either order. A result whose read saw ``dispatched`` while the progress committed
+    ``verifying`` must still move the job to its end; progress after the result is ignored."""
+    ff.fleet(db, hosts=2, per_host=1)
+    engine = make_engine(db, agents, clock)
+    uuid = ff.rollout(
+        db,
+        ff.image(db),
+        {"models": ["NVIDIA H100 80GB HBM3"]},
+        {"canary": 0, "waves": ["100%"], "max_in_flight": 2},
+    )
+    engine.advance(uuid)
+    first, second = sorted(agents.running)
+    real_brief = rollout_jobs.brief
+
+    def stale_brief(session, job_uuid):
+        row = real_brief(session, job_uuid)
+        # The progress commits between this thread's read and its update. (Not on SQLite:
+        # one writer at a time, and the conductor runs its SQLite transactions one by one.)
+        if job_uuid == first and db.dialect != "sqlite":
+            with db.transaction() as other:
+                rollout_jobs.move(other, job_uuid, [states.DISPATCHED], states.VERIFYING)
+        return row
+
+    monkeypatch.setattr(rollout_jobs, "brief", stale_brief)
+    assert engine.job_update(first, states.SUCCEEDED, version=ff.NEW) is True
+    monkeypatch.setattr(rollout_jobs, "brief", real_brief)
+    assert engine.job_update(second, states.SUCCEEDED, version=ff.NEW) is True
+    assert engine.job_update(second, states.FLASHING) is False  # late progress: ignored
+    assert job_states(db, uuid) == {states.SUCCEEDED: 2}
+    assert states.sources(states.SUCCEEDED) == [
+        states.PENDING,
+        states.DRAINING,
+        states.DISPATCHED,
+        states.FLASHING,
+        states.VERIFYING,
+        states.PENDING_ACTIVATION,
+    ]

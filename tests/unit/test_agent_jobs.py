@@ -122,11 +122,12 @@ def test_success_flashes_once_reports_and_is_acknowledged(agent, conductor, serv
     assert agent.manager.tick() == "report"
     device = next(d for d in conductor.reports[-1]["devices"] if d["stable_id"] == job["stable_id"])
     assert {f["component"]: f["version"] for f in device["firmware"]}["vbios"] == NEW_VBIOS
-    # Downloaded as a service at microversion 2.4, and the download is gone.
+    # Downloaded as a service at microversion 2.4; the job's own file is gone, the checked
+    # image is kept under its digest for the next job that needs it.
     (request,) = server.requests
     assert request["openstack-api-version"] == "accelerator 2.4"
     assert (request["x-roles"], request["x-service-roles"]) == ("service", "service")
-    assert os.listdir(agent.runner._images.folder) == []
+    assert os.listdir(agent.runner._images.folder) == [f"{job['sha256']}.img"]
 
 
 @pytest.mark.parametrize("tamper", ["changed", "longer"])
