@@ -31,6 +31,24 @@ def journal_path(state_path: str, host: str) -> str:
     return os.path.join(state_path, f"agent-jobs-{host}.json")
 
 
+def write_json(path: str, data: Any) -> None:
+    """Replace ``path`` with ``data`` as JSON, atomically and durably (the agent's state files)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    # The rename itself is only durable once the folder's entry is on disk.
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def new_record(payload: dict[str, Any], now: float) -> dict[str, Any]:
     """A freshly accepted job: nothing done yet."""
     return {
@@ -74,21 +92,8 @@ class JobStore:
 
     def _write(self) -> None:
         jobs = self._load()
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        tmp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
         ordered = sorted(jobs.values(), key=lambda j: (j["accepted_at"], j["uuid"]))
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"jobs": ordered}, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        # The rename itself is only durable once the folder's entry is on disk.
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_json(self.path, {"jobs": ordered})
 
     def add(self, payload: dict[str, Any]) -> bool:
         """Journal a new job; False (and nothing written) when its uuid is already known."""

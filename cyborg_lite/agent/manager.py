@@ -2,9 +2,10 @@
 
 ``AgentManager.tick()`` is one step of the loop (discover when due, then a full report when
 the inventory digest changed or a refresh was asked for, else a heartbeat when due); tests call
-it directly with a fake clock and a fake conductor. ``AgentEndpoint`` is what the bus sees:
-``refresh``, and the firmware jobs' ``flash_firmware`` and ``job_status`` (run by
-``agent.jobs``).
+it directly with a fake clock and a fake conductor. Each report carries a ``seq`` from
+``agent.reportseq`` so that conductors ignore one delivered after a newer one.
+``AgentEndpoint`` is what the bus sees: ``refresh``, and the firmware jobs' ``flash_firmware``
+and ``job_status`` (run by ``agent.jobs``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from cyborg_lite import __version__, rpc
-from cyborg_lite.agent import discovery, images, jobs, jobstate
+from cyborg_lite.agent import discovery, images, jobs, jobstate, reportseq
 from cyborg_lite.drivers import base
 
 LOG = logging.getLogger(__name__)
@@ -57,20 +58,28 @@ def digest(devices: Iterable[dict[str, Any]], failed_drivers: Iterable[str]) -> 
 
 
 def build_report(
-    host: str, devices: Sequence[base.Device], errors: Sequence[discovery.DriverError]
+    host: str,
+    devices: Sequence[base.Device],
+    errors: Sequence[discovery.DriverError],
+    *,
+    seq: int | None = None,
 ) -> dict[str, Any]:
-    """The report payload for the conductor (plain JSON-able dict)."""
+    """The report payload for the conductor (plain JSON-able dict); ``seq`` orders it among
+    the host's reports, and a report without one is applied whenever it arrives."""
     # A JSON round trip turns the dataclasses' tuples into lists: the wire form, digested as
     # the conductor will see it.
     device_dicts = json.loads(json.dumps([base.to_dict(d) for d in devices]))
     driver_errors = [{"driver": e.driver, "error": e.error} for e in errors]
-    return {
+    report: dict[str, Any] = {
         "host": host,
         "agent_version": __version__,
         "digest": digest(device_dicts, (e.driver for e in errors)),
         "devices": device_dicts,
         "driver_errors": driver_errors,
     }
+    if seq is not None:
+        report["seq"] = seq
+    return report
 
 
 class AgentManager:
@@ -85,6 +94,7 @@ class AgentManager:
         *,
         clock: Callable[[], float] = time.monotonic,
         wake: threading.Event | None = None,
+        sequence: reportseq.ReportSequence | None = None,
     ) -> None:
         self.host = str(conf.host)
         self._conf = conf
@@ -92,6 +102,9 @@ class AgentManager:
         self.drivers = list(drivers)
         self._load_errors = list(load_errors)
         self._clock = clock
+        self.sequence = sequence or reportseq.ReportSequence(
+            reportseq.sequence_path(conf.state_path, self.host)
+        )
         # When a requested full report is due (monotonic clock); None: none requested.
         self._refresh_due: float | None = None
         self._refresh_lock = threading.Lock()
@@ -113,9 +126,25 @@ class AgentManager:
     def discover(self) -> dict[str, Any]:
         """Run every driver (isolated, bounded) and build the report."""
         found = discovery.run(self.drivers, float(self._conf.agent.discovery_timeout))
-        report = build_report(self.host, found.devices, [*self._load_errors, *found.errors])
+        report = build_report(
+            self.host, found.devices, [*self._load_errors, *found.errors], seq=self._next_seq()
+        )
         self.last_report = report
         return report
+
+    def _next_seq(self) -> int | None:
+        try:
+            return self.sequence.next()
+        except OSError as err:
+            # Reporting unordered, as agents before seq did, beats not reporting at all.
+            LOG.error(
+                "Cannot save the report generation in %s (%s); reporting from %s without seq, "
+                "so a late report may be applied until a newer one arrives",
+                self.sequence.path,
+                err,
+                self.host,
+            )
+            return None
 
     def request_refresh(self, delay: float = 0.0) -> None:
         """Discover and report in full ``delay`` seconds from now (at once by default); a
@@ -134,7 +163,8 @@ class AgentManager:
             return True
 
     def tick(self) -> str:
-        """One step; returns what it did: ``report``, ``heartbeat``, ``idle`` or ``failed``."""
+        """One step; returns what it did: ``report``, ``heartbeat``, ``idle``, ``failed`` or
+        ``stale`` (the conductor holds a newer report than the one sent)."""
         now = self._clock()
         if now < self._pause_until:
             return "idle"
@@ -150,15 +180,40 @@ class AgentManager:
 
     def _send_report(self, report: dict[str, Any], now: float) -> str:
         try:
-            self._conductor.report_inventory(rpc.admin_context(), report)
+            answer = self._conductor.report_inventory(rpc.admin_context(), report)
         except Exception as err:  # broker down, conductor busy: try again later, in full
             self.acked_digest = None
             self._backoff(now, "report", err)
             return "failed"
+        if answer.get("stale"):
+            return self._outrun(report, answer.get("seq"), now)
         LOG.info("Reported %d device(s) from %s", len(report["devices"]), self.host)
         self.acked_digest = report["digest"]
         self._next_heartbeat = now + float(self._conf.agent.heartbeat_interval)
         return "report"
+
+    def _outrun(self, report: dict[str, Any], held: Any, now: float) -> str:
+        """The conductor holds a report with a seq at least this one's: this agent's generation
+        file was lost, or another agent reports under this host name. Reports are sequential,
+        so it cannot be an earlier report of this process."""
+        LOG.warning(
+            "The conductor holds a newer report from %s (seq %s) than the one just sent (seq "
+            "%s): is the state folder new, or does another agent use this host name? Reporting "
+            "again with a later generation in %ss",
+            self.host,
+            held,
+            report.get("seq"),
+            self._conf.agent.heartbeat_interval,
+        )
+        if isinstance(held, int) and not isinstance(held, bool):
+            try:
+                self.sequence.skip_past(held)
+            except OSError as err:
+                LOG.error("Cannot save the report generation in %s: %s", self.sequence.path, err)
+        self.acked_digest = None
+        # Not at once: two agents under one name would otherwise outbid each other in a loop.
+        self._pause_until = now + float(self._conf.agent.heartbeat_interval)
+        return "stale"
 
     def _send_heartbeat(self, now: float) -> str:
         assert self.acked_digest is not None

@@ -31,6 +31,10 @@ STATUS_BY_ERROR: list[tuple[type[exception.CyborgLiteError], str]] = [
 ]
 
 
+# What every 500 says: the details go to the service log, never to the caller.
+UNEXPECTED_MESSAGE = "An unexpected error occurred; see the service log."
+
+
 def envelope(status: str, message: str) -> dict[str, str]:
     """Cyborg's error body for ``status`` and ``message``."""
     code = int(status.split()[0])
@@ -42,6 +46,11 @@ def envelope(status: str, message: str) -> dict[str, str]:
     return {"error_message": json.dumps(inner)}
 
 
+def body(status: str, message: str) -> bytes:
+    """The envelope as the response body (also written outside falcon, by ``api.wsgi``)."""
+    return json.dumps(envelope(status, message)).encode()
+
+
 def _write(resp: falcon.Response, status: str, message: str) -> None:
     resp.status = status
     if status == falcon.HTTP_423:
@@ -49,7 +58,7 @@ def _write(resp: falcon.Response, status: str, message: str) -> None:
         resp.data = b""
         return
     resp.content_type = falcon.MEDIA_JSON
-    resp.data = json.dumps(envelope(status, message)).encode()
+    resp.data = body(status, message)
 
 
 def handle_domain_error(
@@ -93,7 +102,7 @@ def handle_unexpected(
 ) -> None:
     """Anything else is a bug: log it whole, answer 500 without internals."""
     LOG.exception("Unexpected error on %s %s", req.method, req.path)
-    _write(resp, falcon.HTTP_500, "An unexpected error occurred; see the service log.")
+    _write(resp, falcon.HTTP_500, UNEXPECTED_MESSAGE)
 
 
 def register(app: falcon.App[falcon.Request, falcon.Response]) -> None:

@@ -8,6 +8,13 @@ Two conductors may receive the same report (an agent retried, or a report raced 
 the first statement of a report's transaction is the host's heartbeat UPDATE, which locks the
 host row; the second conductor waits for it, then finds the digest already stored and writes
 nothing more.
+
+Reports are ordered by their ``seq`` (``agent.reportseq``). For a report that has one, the
+first statement is instead a compare-and-set of the host's ``report_seq`` (an UPDATE, so it
+takes the same lock): a report whose seq is below the stored one, delivered late or redelivered
+after a newer one, changes nothing at all, not even the heartbeat, since it says nothing about
+the host now. A report without seq (an agent from before 1.2) is applied whenever it arrives,
+as before.
 """
 
 from __future__ import annotations
@@ -42,6 +49,13 @@ class Outcome:
 
     applied: bool  # False when the digest was already stored (nothing written but liveness)
     events: list[Event]
+    # Set when the report was stale: the seq SQL holds, of a newer report (nothing written).
+    newer_seq: int | None = None
+
+    @property
+    def stale(self) -> bool:
+        """True when a newer report of the host was already seen."""
+        return self.newer_seq is not None
 
 
 def _lost_race(err: Exception) -> bool:
@@ -85,6 +99,22 @@ def parse_report(report: Mapping[str, Any]) -> tuple[str, str, dict[str, records
     return hostname, digest, by_id
 
 
+# ``seq`` is stored in a signed 64-bit column.
+MAX_SEQ = 2**63 - 1
+
+
+def parse_seq(report: Mapping[str, Any]) -> int | None:
+    """The report's ``seq``, None when it has none; Invalid when it is not a fitting integer."""
+    seq = report.get("seq")
+    if seq is None:
+        return None
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
+        raise exception.Invalid(
+            f"Malformed inventory report: seq must be an integer from 0 to {MAX_SEQ}, not {seq!r}"
+        )
+    return seq
+
+
 def _driver_errors(report: Mapping[str, Any]) -> list[dict[str, str]]:
     return [
         {"driver": str(e.get("driver")), "error": str(e.get("error"))}
@@ -108,22 +138,50 @@ def _arrive(
     return digest, []
 
 
+def _newer_seq(session: Any, hostname: str, seq: int, digest: str) -> int | None:
+    """The seq SQL holds for ``hostname`` when it makes this report stale, else None (and
+    ``seq`` is stored, or will be with the new host's first report); locks the host row."""
+    if db_hosts.advance_report_seq(session, hostname, seq):
+        return None
+    try:
+        stored_seq, stored_digest = db_hosts.locked_report_position(session, hostname)
+    except exception.NotFound:
+        # The host's first report: _arrive inserts it (or finds it inserted meanwhile), and
+        # set_report stores seq unless a higher one got there first.
+        return None
+    if stored_seq is None or stored_seq < seq:
+        # Inserted or changed between the two statements: start over, the UPDATE will match.
+        raise exception.ConcurrentUpdate(f"Host {hostname} changed while checking report order.")
+    if stored_seq == seq and stored_digest == digest:
+        return None  # the same report again: it writes only the heartbeat, as it always did
+    return stored_seq
+
+
 def receive_report(db: Database, report: Mapping[str, Any], now: dt.datetime) -> Outcome:
-    """Reconcile a full report; an already applied digest writes only the heartbeat."""
+    """Reconcile a full report; an already applied digest writes only the heartbeat, and a
+    report older than one already seen (by ``seq``) writes nothing."""
     hostname, digest, devices = parse_report(report)
+    seq = parse_seq(report)
     errors = _driver_errors(report)
     failed = {e["driver"] for e in errors}
     version = report.get("agent_version")
 
     def attempt() -> Outcome:
         with db.transaction() as session:
+            if seq is not None:
+                newer = _newer_seq(session, hostname, seq, digest)
+                if newer is not None:
+                    return Outcome(False, [], newer_seq=newer)
             stored, events = _arrive(session, hostname, now, version)
             if stored == digest:
                 return Outcome(False, events)
             snapshot = db_inventory.load(session, hostname)
             changes = reconcile.diff(snapshot.known, devices, failed_drivers=failed)
             events += reconcile.apply(session, snapshot, changes)
-            db_hosts.set_report(session, hostname, digest, errors)
+            if not db_hosts.set_report(session, hostname, digest, errors, seq):
+                # A first report of a new host raced another that inserted it with a higher
+                # seq: roll back, and the retry finds this one stale.
+                raise exception.ConcurrentUpdate(f"A newer report of {hostname} was applied.")
         return Outcome(True, events)
 
     return _retrying(f"Report from {hostname}", attempt)

@@ -53,7 +53,7 @@ def notify(notifier: oslo_messaging.Notifier | None, events: Iterable[inventory.
 class ConductorManager:
     """RPC endpoints of topic ``cyborg-lite-conductor``."""
 
-    target = oslo_messaging.Target(version="1.1")
+    target = oslo_messaging.Target(version="1.2")
 
     def __init__(
         self,
@@ -73,8 +73,17 @@ class ConductorManager:
 
     @oslo_messaging.expected_exceptions(exception.Invalid)  # type: ignore[untyped-decorator]
     def report_inventory(self, context: Any, report: dict[str, Any]) -> dict[str, Any]:
-        """Reconcile a host's full report (1.0)."""
+        """Reconcile a host's full report (1.0); one older than a report already seen (by its
+        ``seq``, 1.2) changes nothing and is answered ``stale`` with the newer seq."""
         outcome = inventory.receive_report(self._db, report, self._clock())
+        if outcome.stale:
+            LOG.info(
+                "Ignored a stale report from %s: seq %s, a report with seq %s was seen already",
+                report.get("host"),
+                report.get("seq"),
+                outcome.newer_seq,
+            )
+            return {"applied": False, "events": 0, "stale": True, "seq": outcome.newer_seq}
         notify(self._notifier, outcome.events)
         if outcome.applied and self._after_report is not None:
             self._after_report(str(report.get("host")))
@@ -87,7 +96,7 @@ class ConductorManager:
         if outcome.applied and self._rollouts is not None:
             # A report after a reset or reboot is what settles jobs pending activation.
             self._rollouts.watchdog.settle(str(report.get("host")))
-        return {"applied": outcome.applied, "events": len(outcome.events)}
+        return {"applied": outcome.applied, "events": len(outcome.events), "stale": False}
 
     def heartbeat(self, context: Any, host: str, agent_version: str, digest: str) -> dict[str, Any]:
         """Record that ``host`` is alive; ask for a report when its digest is unknown (1.0)."""

@@ -15,6 +15,13 @@ API version history:
   for a stale or duplicate update, which changes nothing). Agents repeat a result until a
   conductor answers; progress (``flashing``, ``verifying``) may also come as a cast of the
   same method, which nobody answers or repeats.
+* 1.2 - ``report_inventory``'s report may carry ``seq``, an integer that orders a host's
+  reports across agent restarts (``agent.reportseq``); a report whose seq is below the last
+  one seen for its host (or equal to it with another digest) changes nothing and is answered
+  ``{"applied": False, "events": 0, "stale": True, "seq": <the newer seq>}``; other answers
+  carry ``"stale": False``. A report without seq is applied as in 1.0. Still sent at 1.0: a
+  conductor before 1.2 ignores seq and applies the report as before, which is what a rolling
+  upgrade wants.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ class ConductorAPI:
     """The conductor RPC client; a method per endpoint of ``conductor.manager``."""
 
     #: The newest version this client speaks.
-    RPC_API_VERSION = "1.1"
+    RPC_API_VERSION = "1.2"
 
     def __init__(
         self,
@@ -53,7 +60,8 @@ class ConductorAPI:
         """Send a host's full inventory report; the conductor reconciles it into SQL.
 
         ``report`` holds ``host``, ``agent_version``, ``digest``, ``devices`` (each as
-        ``drivers.base.to_dict``) and ``driver_errors`` (``[{"driver", "error"}]``).
+        ``drivers.base.to_dict``), ``driver_errors`` (``[{"driver", "error"}]``) and, since
+        1.2, ``seq`` (see the history above for why it still goes out at 1.0).
         """
         cctxt = self.client.prepare(version="1.0")
         result: dict[str, Any] = cctxt.call(context, "report_inventory", report=report)

@@ -92,16 +92,53 @@ def state_and_digest(session: orm.Session, hostname: str) -> tuple[str, str | No
     return row.state, row.report_digest
 
 
-def set_report(
-    session: orm.Session, hostname: str, digest: str, driver_errors: list[dict[str, str]]
-) -> None:
-    """Store the digest and driver errors of the report just applied."""
-    session.execute(
+def advance_report_seq(session: orm.Session, hostname: str, seq: int) -> bool:
+    """Store ``seq`` as the host's newest report if it is above the stored one (or none is
+    stored); True when it was. The compare and the set are one statement, and being an UPDATE
+    it locks the host's row, as ``touch`` does."""
+    result = session.execute(
         sa.update(models.Host)
-        .where(models.Host.hostname == hostname)
-        .values(report_digest=digest, driver_errors=json.dumps(driver_errors))
+        .where(
+            models.Host.hostname == hostname,
+            sa.or_(models.Host.report_seq.is_(None), models.Host.report_seq < seq),
+        )
+        # Not a change of the host either: updated_at keeps its value.
+        .values(report_seq=seq, updated_at=models.Host.updated_at)
         .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def locked_report_position(session: orm.Session, hostname: str) -> tuple[int | None, str | None]:
+    """The host's stored report seq and digest, its row locked until the transaction ends;
+    NotFound when there is no such host."""
+    row = session.execute(
+        sa.select(models.Host.report_seq, models.Host.report_digest)
+        .where(models.Host.hostname == hostname)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise exception.NotFound(f"Host not found with hostname={hostname}")
+    return row.report_seq, row.report_digest
+
+
+def set_report(
+    session: orm.Session,
+    hostname: str,
+    digest: str,
+    driver_errors: list[dict[str, str]],
+    seq: int | None = None,
+) -> bool:
+    """Store the digest, driver errors and (when it has one) seq of the report just applied;
+    False, writing nothing, when the host holds a higher seq (a lost race for the caller)."""
+    values: dict[str, Any] = {"report_digest": digest, "driver_errors": json.dumps(driver_errors)}
+    stmt = sa.update(models.Host).where(models.Host.hostname == hostname)
+    if seq is not None:
+        values["report_seq"] = seq
+        # Never lower it: equal is this report's own compare-and-set.
+        stmt = stmt.where(sa.or_(models.Host.report_seq.is_(None), models.Host.report_seq <= seq))
+    result = session.execute(stmt.values(**values).execution_options(synchronize_session=False))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def list_hosts(

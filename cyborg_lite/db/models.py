@@ -60,6 +60,9 @@ class Host(TimestampMixin, Base):
     state: Mapped[str] = mapped_column(sa.String(16), default="up")
     last_heartbeat: Mapped[dt.datetime | None] = mapped_column(DateTime)
     report_digest: Mapped[str | None] = mapped_column(sa.String(64))
+    # The highest ``seq`` of the host's reports seen (``agent.reportseq``): a report at or
+    # below it is stale. NULL until an agent that sends seq reports.
+    report_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
     # Drivers whose discovery failed in the last report, as a JSON list of {driver, error}.
     driver_errors: Mapped[str | None] = mapped_column(sa.Text)
 

@@ -1,5 +1,6 @@
 """Keystone wiring: ``wsgi.build`` with ``auth_strategy = keystone`` puts keystonemiddleware's
-``auth_token`` in front of every path but the public ones.
+``auth_token`` in front of every path but the public ones; and whatever a layer outside falcon
+raises is still answered with the API's envelope and request id.
 
 No Keystone runs here: the checks are the ones keystonemiddleware answers without contacting
 it (no token at all), and ``auth_url`` points at a closed loopback port with short timeouts so
@@ -9,14 +10,17 @@ anything that does try to reach it fails at once instead of hanging.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import socket
+import traceback
+import wsgiref.util
 
 import falcon.testing
 import pytest
 
 from cyborg_lite import conf as cl_conf
-from cyborg_lite.api import middleware, wsgi
+from cyborg_lite.api import errors, middleware, wsgi
 
 WWW_AUTHENTICATE_URI = "http://keystone.example.org/identity"
 UNAUTHORIZED = {
@@ -35,9 +39,8 @@ def closed_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def keystone_client(tmp_path):
-    """The deployed WSGI app with keystone auth, configured from a real config file."""
+def keystone_conf(tmp_path, authtoken_extra=""):
+    """Keystone auth, configured from a real config file."""
     config = tmp_path / "cyborg-lite.conf"
     config.write_text(
         f"""[DEFAULT]
@@ -57,10 +60,16 @@ user_domain_name = Default
 project_domain_name = Default
 http_connect_timeout = 2
 http_request_max_retries = 0
+{authtoken_extra}
 """
     )
-    conf = cl_conf.make_conf(["--config-file", str(config)], default_config_files=[])
-    return falcon.testing.TestClient(wsgi.build(conf))
+    return cl_conf.make_conf(["--config-file", str(config)], default_config_files=[])
+
+
+@pytest.fixture
+def keystone_client(tmp_path):
+    """The deployed WSGI app with keystone auth."""
+    return falcon.testing.TestClient(wsgi.build(keystone_conf(tmp_path)))
 
 
 def assert_keystone_401(result):
@@ -120,5 +129,67 @@ def test_noauth_needs_no_token(tmp_path):
     conf.set_override("connection", f"sqlite:///{tmp_path}/noauth.sqlite", group="database")
     app = wsgi.build(conf)
     assert not isinstance(app, wsgi.PublicPathDispatcher)
+    assert isinstance(app, wsgi.RequestIdWrapper)  # the error guard is there all the same
     result = falcon.testing.TestClient(app).simulate_get("/healthcheck")
     assert result.status_code == 200
+
+
+def raising_app(environ, start_response):
+    """Stands in for the falcon app: a bug that escapes every handler."""
+    raise RuntimeError("a bug outside falcon's handlers")
+
+
+def assert_api_500(result):
+    assert result.status_code == 500
+    assert result.headers["content-type"] == "application/json"
+    assert re.match(r"^req-[0-9a-f-]{36}$", result.headers["x-openstack-request-id"])
+    assert result.json == errors.envelope("500 Internal Server Error", errors.UNEXPECTED_MESSAGE)
+    assert json.loads(result.json["error_message"]) == {
+        "faultcode": "Server",
+        "faultstring": "An unexpected error occurred; see the service log.",
+        "debuginfo": None,
+    }
+
+
+# /v2/devices goes through keystonemiddleware, which with delay_auth_decision passes an
+# unauthenticated request on, so the exception rises through its frames; /healthcheck skips it.
+@pytest.mark.parametrize("path", ["/v2/devices", "/healthcheck"])
+def test_an_exception_outside_falcon_gets_the_api_envelope(tmp_path, caplog, path):
+    conf = keystone_conf(tmp_path, "delay_auth_decision = true")
+    app = wsgi.wrap(conf, raising_app)
+    with caplog.at_level(logging.ERROR, logger="cyborg_lite.api.wsgi"):
+        result = falcon.testing.TestClient(app).simulate_get(path)
+    assert_api_500(result)
+    (record,) = [r for r in caplog.records if r.name == "cyborg_lite.api.wsgi"]
+    assert result.headers["x-openstack-request-id"] in record.getMessage()
+    trace = "".join(traceback.format_exception(*record.exc_info))  # the traceback, logged
+    assert "a bug outside falcon's handlers" in trace
+    assert ("keystonemiddleware" in trace) == (path == "/v2/devices")
+
+
+def test_an_exception_outside_falcon_with_noauth_gets_the_api_envelope(tmp_path):
+    conf = cl_conf.make_conf([], default_config_files=[])
+    assert_api_500(falcon.testing.TestClient(wsgi.wrap(conf, raising_app)).simulate_get("/"))
+
+
+def test_a_layer_that_started_its_response_hands_the_server_exc_info():
+    # PEP 3333: the server replaces the started response while nothing is sent, and re-raises
+    # once headers are out. This stands in for the server and records what it was told.
+    def starts_then_raises(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        raise RuntimeError("after start_response")
+
+    calls = []
+    environ = {}
+    wsgiref.util.setup_testing_defaults(environ)
+    body = wsgi.RequestIdWrapper(starts_then_raises)(
+        environ, lambda status, headers, exc_info=None: calls.append((status, headers, exc_info))
+    )
+    (first, second) = calls
+    assert first[0] == "200 OK"
+    assert first[2] is None
+    status, headers, exc_info = second
+    assert status == "500 Internal Server Error"
+    assert isinstance(exc_info[1], RuntimeError)
+    assert (middleware.REQUEST_ID_HEADER, environ[middleware.ENVIRON_REQUEST_ID]) in headers
+    assert json.loads(b"".join(body)) == errors.envelope(status, errors.UNEXPECTED_MESSAGE)

@@ -96,7 +96,7 @@ def test_duplicate_and_stale_job_results_over_rpc_change_nothing(db, bus):  # no
         assert set(s.scalars(sa.select(models.FirmwareComponent.version))) == {ff.NEW}
 
 
-def report(host, models_by_slot):
+def report(host, models_by_slot, seq=None):
     devices = [
         {
             "stable_id": f"0000:{slot:02x}:00.0",
@@ -111,7 +111,10 @@ def report(host, models_by_slot):
         for slot, model in sorted(models_by_slot.items())
     ]
     digest = json.dumps(models_by_slot, sort_keys=True)
-    return {"host": host, "digest": digest, "devices": devices, "agent_version": "test"}
+    out = {"host": host, "digest": digest, "devices": devices, "agent_version": "test"}
+    if seq is not None:
+        out["seq"] = seq
+    return out
 
 
 def device_models(db, host):
@@ -124,26 +127,55 @@ def device_models(db, host):
     return dict(rows)
 
 
-def test_duplicate_and_out_of_order_reports_converge(db, bus):  # noqa: F811
+def host_row(db, host):
+    with db.transaction() as s:
+        return s.execute(
+            sa.select(
+                models.Host.report_seq,
+                models.Host.report_digest,
+                models.Host.last_heartbeat,
+                models.Host.updated_at,
+            ).where(models.Host.hostname == host)
+        ).one()
+
+
+def device_rows(db, host):
+    with db.transaction() as s:
+        return s.execute(
+            sa.select(models.Device.uuid, models.Device.generation, models.Device.updated_at).where(
+                models.Device.hostname == host
+            )
+        ).all()
+
+
+def test_duplicate_and_out_of_order_reports_change_nothing(db, bus):  # noqa: F811
     client = rpcapi.ConductorAPI(bus.transport, timeout=10)
     ctx = rpc.admin_context()
-    old = report("node-r", {0x3B: "H100"})
-    new = report("node-r", {0x3B: "H100", 0x5E: "H200"})
+    # seq as agent.reportseq makes them: generation 3, reports 1 and 2.
+    old = report("node-r", {0x3B: "H100"}, seq=(3 << 32) + 1)
+    new = report("node-r", {0x3B: "H100", 0x5E: "H200"}, seq=(3 << 32) + 2)
     assert client.report_inventory(ctx, old)["applied"] is True
     assert client.report_inventory(ctx, new)["applied"] is True
     # The same report twice: the second writes only the heartbeat.
-    assert client.report_inventory(ctx, new)["applied"] is False
+    assert client.report_inventory(ctx, new) == {"applied": False, "events": 0, "stale": False}
     latest = device_models(db, "node-r")
     assert latest == {"0000:3b:00.0": "H100", "0000:5e:00.0": "H200"}
-    # The older report redelivered late: the next heartbeat, carrying the agent's current
-    # digest, finds the conductor no longer holds it and asks for the full report, which puts
-    # the inventory back. Nothing the agent reported is lost for good.
-    client.report_inventory(ctx, old)
-    answer = client.heartbeat(ctx, "node-r", "test", new["digest"])
-    assert answer == {"report_wanted": True}
-    assert client.report_inventory(ctx, new)["applied"] is True
+    host, devices = host_row(db, "node-r"), device_rows(db, "node-r")
+    # The older report redelivered late: ignored whole, devices and host row alike.
+    answer = client.report_inventory(ctx, old)
+    assert answer == {"applied": False, "events": 0, "stale": True, "seq": new["seq"]}
     assert device_models(db, "node-r") == latest
+    assert device_rows(db, "node-r") == devices
+    assert host_row(db, "node-r") == host
+    # So the agent's next heartbeat, with its current digest, has nothing to ask for.
     assert client.heartbeat(ctx, "node-r", "test", new["digest"]) == {"report_wanted": False}
+    # Even from a restarted agent's earlier run (a lower generation), or a report without seq
+    # from an agent before 1.2, which is applied whenever it arrives, as it always was.
+    earlier_run = report("node-r", {0x5E: "H200"}, seq=(2 << 32) + 9)
+    assert client.report_inventory(ctx, earlier_run)["stale"] is True
+    assert device_models(db, "node-r") == latest
+    assert client.report_inventory(ctx, report("node-r", {0x3B: "H100"}))["applied"] is True
+    assert device_models(db, "node-r") == {"0000:3b:00.0": "H100"}
 
 
 @pytest.mark.parametrize("jump", [-3600, 2 * 86400])

@@ -1,5 +1,5 @@
 """Reconciling reports into SQL on every backend: rows, no-op reports, held devices,
-liveness, and two conductors at once."""
+liveness, report order, and two conductors at once."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from cyborg_lite.conductor import inventory
+from cyborg_lite.db import hosts as db_hosts
 from cyborg_lite.db import models
 from cyborg_lite.db.engine import Database
 from tests.unit.test_reconcile_diff import device_dict
@@ -21,15 +22,18 @@ from tests.unit.test_reconcile_diff import device_dict
 T0 = dt.datetime(2026, 11, 23, 12, 0, 0)
 
 
-def report(host="compute1", devices=None, errors=(), digest=None):
+def report(host="compute1", devices=None, errors=(), digest=None, seq=None):
     devices = [device_dict("gpu-1")] if devices is None else devices
-    return {
+    out = {
         "host": host,
         "agent_version": "0.1.0",
         "digest": digest or uuid.uuid4().hex,
         "devices": devices,
         "driver_errors": [{"driver": d, "error": "boom"} for d in errors],
     }
+    if seq is not None:
+        out["seq"] = seq
+    return out
 
 
 def rows(db, model, **where):
@@ -264,6 +268,105 @@ def test_silent_host_goes_down_once_and_comes_back(db):
     assert rows(db, models.Host)[0].state == "up"
 
 
+def vbios(version):
+    return [device_dict("gpu-1", vbios=version)]
+
+
+def inventory_state(db):
+    """Everything a report may write, to compare before and after."""
+    with db.transaction() as s:
+        hosts = s.execute(sa.select(models.Host.__table__)).all()
+        devices = s.execute(sa.select(models.Device.__table__)).all()
+        firmware = s.execute(sa.select(models.FirmwareComponent.__table__)).all()
+    return hosts, devices, firmware
+
+
+def vbios_version(db):
+    return {f.component: f.version for f in rows(db, models.FirmwareComponent)}["vbios"]
+
+
+def test_stale_report_writes_nothing(db):
+    inventory.receive_report(db, report(devices=vbios("1.0"), seq=5), T0)
+    inventory.receive_report(db, report(devices=vbios("2.0"), seq=6), T0)
+    before = inventory_state(db)
+    with Writes(db.engine) as writes:
+        out = inventory.receive_report(
+            db, report(devices=vbios("1.0"), seq=5), T0 + dt.timedelta(seconds=5)
+        )
+    assert (out.applied, out.stale, out.newer_seq, out.events) == (False, True, 6, [])
+    # Only the compare-and-set, which matched no row; not even the heartbeat moved.
+    assert writes.tables() == ["hosts"]
+    assert "report_seq" in writes.statements[0]
+    assert inventory_state(db) == before
+    assert vbios_version(db) == "2.0"
+
+
+def test_reports_apply_in_seq_order_whatever_order_they_arrive_in(db):
+    gen1, gen2 = 1 << 32, 2 << 32
+    # A restarted agent's first report (generation 2) arrives before its last of generation 1.
+    assert inventory.receive_report(db, report(devices=vbios("3.0"), seq=gen2 + 1), T0).applied
+    late = inventory.receive_report(db, report(devices=vbios("2.0"), seq=gen1 + 40), T0)
+    assert late.newer_seq == gen2 + 1
+    assert vbios_version(db) == "3.0"
+    # A newer report with the inventory SQL already holds still moves the order on.
+    held = rows(db, models.Host)[0].report_digest
+    out = inventory.receive_report(db, report(devices=vbios("3.0"), digest=held, seq=gen2 + 2), T0)
+    assert (out.applied, out.stale) == (False, False)
+    assert rows(db, models.Host)[0].report_seq == gen2 + 2
+    assert inventory.receive_report(db, report(devices=vbios("2.0"), seq=gen2 + 1), T0).stale
+    assert inventory.receive_report(db, report(devices=vbios("4.0"), seq=gen2 + 3), T0).applied
+    assert vbios_version(db) == "4.0"
+    assert rows(db, models.Host)[0].report_seq == gen2 + 3
+
+
+def test_same_seq_twice_is_a_duplicate_unless_the_digest_differs(db):
+    r = report(seq=9)
+    assert inventory.receive_report(db, r, T0).applied
+    later = T0 + dt.timedelta(seconds=5)
+    again = inventory.receive_report(db, r, later)
+    assert (again.applied, again.stale) == (False, False)
+    assert rows(db, models.Host)[0].last_heartbeat == later  # as a duplicate always did
+    other = inventory.receive_report(db, report(devices=vbios("2.0"), seq=9), later)
+    assert other.newer_seq == 9
+    assert vbios_version(db) == "1.0"
+
+
+def test_reports_without_seq_apply_as_before_and_keep_the_order(db):
+    inventory.receive_report(db, report(devices=vbios("1.0")), T0)
+    assert rows(db, models.Host)[0].report_seq is None
+    inventory.receive_report(db, report(devices=vbios("2.0"), seq=7), T0)
+    # An agent from before seq (a downgrade): applied, and the order seen so far is kept.
+    assert inventory.receive_report(db, report(devices=vbios("3.0")), T0).applied
+    assert rows(db, models.Host)[0].report_seq == 7
+    assert inventory.receive_report(db, report(devices=vbios("2.0"), seq=7), T0).stale
+    assert vbios_version(db) == "3.0"
+
+
+@pytest.mark.parametrize("seq", ["5", -1, 2**63, 1.5, True, [1]])
+def test_malformed_seq_is_invalid_and_writes_nothing(db, seq):
+    from cyborg_lite import exception
+
+    with pytest.raises(exception.Invalid, match="seq must be an integer"):
+        inventory.receive_report(db, report(seq=seq), T0)
+    assert count(db, models.Host) == 0
+
+
+def test_storing_a_report_never_lowers_the_seq(db):
+    # The last guard, for a new host's first report that found the row inserted meanwhile.
+    inventory.receive_report(db, report(seq=5), T0)
+    with db.transaction() as s:
+        assert not db_hosts.set_report(s, "compute1", "d-old", [], seq=4)
+        assert db_hosts.set_report(s, "compute1", "d-same", [], seq=5)
+        assert db_hosts.set_report(s, "compute1", "d-unordered", [])
+    (host,) = rows(db, models.Host)
+    assert (host.report_seq, host.report_digest) == (5, "d-unordered")
+
+
+def test_largest_seq_fits(db):
+    assert inventory.receive_report(db, report(seq=2**63 - 1), T0).applied
+    assert rows(db, models.Host)[0].report_seq == 2**63 - 1
+
+
 def run_together(n, fn):
     """Run ``fn(i)`` in ``n`` threads released at once; return results (or raise the first)."""
     barrier = threading.Barrier(n)
@@ -330,3 +433,29 @@ def test_two_conductors_mark_a_host_down_once(two_conductors):
         2, lambda i: inventory.mark_silent_hosts_down(two_conductors[i], later, 60)
     )
     assert sorted(len(r) for r in results) == [0, 1]
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known-host", "new-host"])
+def test_two_conductors_keep_the_newer_of_two_racing_reports(two_conductors, known):
+    # Each round is a fresh host; the interleavings that matter come up in some rounds only.
+    for round_ in range(8):
+        host = f"race{round_}"
+        if known:
+            inventory.receive_report(two_conductors[0], report(host, vbios("1.0"), seq=1), T0)
+        racing = [report(host, vbios("2.0"), seq=2), report(host, vbios("3.0"), seq=3)]
+        if round_ % 2:
+            racing.reverse()
+        outcomes = run_together(
+            2, lambda i, racing=racing: inventory.receive_report(two_conductors[i], racing[i], T0)
+        )
+        assert sum(o.applied for o in outcomes) in (1, 2)  # 2 only when seq 2 went first
+        db = two_conductors[0]
+        (host_row,) = rows(db, models.Host, hostname=host)
+        assert host_row.report_seq == 3
+        (device,) = rows(db, models.Device, hostname=host)
+        (fw,) = [
+            f
+            for f in rows(db, models.FirmwareComponent, device_id=device.id)
+            if f.component == "vbios"
+        ]
+        assert fw.version == "3.0"

@@ -1,4 +1,5 @@
-"""The agent: digest, reports versus heartbeats, refresh, failures, driver isolation."""
+"""The agent: digest, reports versus heartbeats, refresh, failures, driver isolation, report
+order."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import threading
 
 import pytest
 
-from cyborg_lite.agent import discovery
+from cyborg_lite.agent import discovery, reportseq
 from cyborg_lite.agent.manager import AgentManager, build_report, digest
 from cyborg_lite.drivers import base
 from tests.conftest import make_test_conf
@@ -65,12 +66,15 @@ class FakeConductor:
         self.heartbeats = []
         self.report_wanted = False
         self.down = False
+        self.held_seq = None  # a newer seq than any report sent: answer stale
 
     def report_inventory(self, context, report):
         if self.down:
             raise TimeoutError("no conductor")
         self.reports.append(report)
-        return {"applied": True, "events": 0}
+        if self.held_seq is not None and report["seq"] <= self.held_seq:
+            return {"applied": False, "events": 0, "stale": True, "seq": self.held_seq}
+        return {"applied": True, "events": 0, "stale": False}
 
     def heartbeat(self, context, host, agent_version, digest):
         if self.down:
@@ -122,7 +126,7 @@ def test_digest_changes_with_firmware_and_with_failures():
 def test_report_is_plain_json(setup):
     agent, *_ = setup
     report = agent.discover()
-    assert set(report) == {"host", "agent_version", "digest", "devices", "driver_errors"}
+    assert set(report) == {"host", "agent_version", "digest", "devices", "driver_errors", "seq"}
     assert report["host"] == "test-host"
     (device,) = report["devices"]
     assert device["firmware"] == [
@@ -226,3 +230,44 @@ def test_failing_and_hanging_drivers_do_not_hide_the_others(conf):
     assert set(errors) == {"nvidia", "raising", "hanging"}
     assert "card on fire" in errors["raising"]
     assert "timed out" in errors["hanging"]
+
+
+def test_reports_carry_a_seq_that_grows_across_restarts(conf, setup):
+    agent, _driver, conductor, clock = setup
+    agent.tick()
+    agent.request_refresh()
+    agent.tick()
+    restarted = AgentManager(conf, conductor, [FakeDriver(conf, [gpu()])], clock=clock)
+    restarted.tick()
+    seqs = [r["seq"] for r in conductor.reports]
+    assert len(seqs) == 3
+    assert seqs == sorted(set(seqs))
+    assert [reportseq.generation_of(s) for s in seqs] == [1, 1, 2]
+
+
+def test_a_stale_answer_moves_the_agent_past_the_conductors_seq(setup):
+    # The agent's state folder was wiped: the conductor holds a seq from an earlier run.
+    agent, _driver, conductor, clock = setup
+    conductor.held_seq = (41 << 32) + 7
+    assert agent.tick() == "stale"
+    assert agent.tick() == "idle"  # no loop of refused reports
+    clock.now += 10
+    assert agent.tick() == "report"
+    refused, accepted = conductor.reports
+    assert refused["digest"] == accepted["digest"]
+    assert accepted["seq"] == (42 << 32) + 1
+    assert agent.acked_digest == accepted["digest"]
+    # Saved: the next run starts above the conductor's too.
+    assert agent.sequence.generation == 42
+    assert reportseq.ReportSequence(agent.sequence.path).next() > accepted["seq"]
+
+
+def test_unwritable_state_still_reports_without_seq(tmp_path, conf):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    conf.set_override("state_path", str(blocker))
+    conductor = FakeConductor()
+    agent = AgentManager(conf, conductor, [FakeDriver(conf, [gpu()])], clock=Clock())
+    assert agent.tick() == "report"
+    (report,) = conductor.reports
+    assert "seq" not in report
