@@ -4,10 +4,11 @@
 ``JobRunner.submit``, which journals it (``jobstate``) and queues it; workers from a thread
 pool (the runner's own, or one a fleet of simulated hosts shares) run the steps: download and
 check the image (``images``), find the device by its stable id, journal ``flash_started``,
-report ``flashing``, flash through the driver, report ``verifying``, re-discover and read the
-version back (``flashing``), journal the result and send it with the conductor's
-``job_update``. A result the conductor did not answer stays in the journal and is sent again
-from the agent's loop (``retry_unacked``), so a broker outage loses nothing.
+report ``flashing``, flash through the driver, report ``verifying`` (after a flash of a
+second or more), re-discover and read the version back (``flashing``), journal the result
+and send it with the conductor's ``job_update``. A result the conductor did not answer stays
+in the journal and is sent again from the agent's loop (``retry_unacked``), so a broker
+outage loses nothing.
 
 One device never has two jobs at once, and a driver never runs more flashes at once than its
 ``max_parallel_flashes`` (one, unless the driver says otherwise). At start, jobs that never
@@ -39,6 +40,10 @@ LOG = logging.getLogger(__name__)
 REQUIRED = frozenset(
     {"job_uuid", "stable_id", "component", "image_uuid", "sha256", "target_version", "timeout"}
 )
+
+
+# A flash that took at least this many seconds announces ``verifying`` to the conductor.
+VERIFYING_PROGRESS_AFTER = 1.0
 
 
 class Inventory(Protocol):
@@ -287,6 +292,7 @@ class JobRunner:
             # flashed again, only settled from what the device shows.
             self.store.update(uuid, flash_started=True, state=states.FLASHING)
             self._progress(uuid, states.FLASHING)
+            flash_began = self._clock()
             try:
                 result = driver.flash(
                     device, component, path, float(payload["timeout"]), expected_version=target
@@ -297,7 +303,10 @@ class JobRunner:
         after = None
         if result.ok:
             self.store.update(uuid, state=states.VERIFYING)
-            self._progress(uuid, states.VERIFYING)
+            # Worth a message only after a flash long enough for someone to be watching; after
+            # a quick one the result follows at once (a tenth of a rollout's messages).
+            if self._clock() - flash_began >= VERIFYING_PROGRESS_AFTER:
+                self._progress(uuid, states.VERIFYING)
             again = self._locate(device.stable_id, [driver])
             after = again[1] if again else None
         allow_reboot = bool(payload.get("allow_reboot"))

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from cyborg_lite.agent import jobstate
+from cyborg_lite.agent import jobs, jobstate
 from cyborg_lite.agent.manager import AgentManager
 from cyborg_lite.drivers import base
 from cyborg_lite.drivers.simulated import SimulatedDriver
@@ -101,7 +101,8 @@ def test_success_flashes_once_reports_and_is_acknowledged(agent, conductor, serv
 
     assert agent.runner.run_queued() == 1
 
-    assert conductor.states_of(job["job_uuid"]) == ["flashing", "verifying", "succeeded"]
+    # A quick flash: no "verifying" message, the result follows at once.
+    assert conductor.states_of(job["job_uuid"]) == ["flashing", "succeeded"]
     (result,) = conductor.results()
     assert (result["version"], result["error_code"]) == (NEW_VBIOS, None)
     (flash,) = ledger(agent.driver)
@@ -373,3 +374,17 @@ def test_a_payload_without_what_a_job_needs_is_refused(agent, server):
     assert not agent.runner.submit(job)
     assert agent.runner.status(job["job_uuid"]) is None
     assert not agent.runner.submit({"stable_id": "x"})
+
+
+def test_a_long_flash_announces_verifying(agent, conductor, server, clock, monkeypatch):
+    real_flash = agent.driver.flash
+
+    def slow_flash(*args, **kwargs):
+        clock.now += jobs.VERIFYING_PROGRESS_AFTER  # the flash takes that long
+        return real_flash(*args, **kwargs)
+
+    monkeypatch.setattr(agent.driver, "flash", slow_flash)
+    job = vbios_job(agent, server)
+    agent.runner.submit(job)
+    agent.runner.run_queued()
+    assert conductor.states_of(job["job_uuid"]) == ["flashing", "verifying", "succeeded"]
