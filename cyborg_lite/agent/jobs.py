@@ -109,6 +109,7 @@ class JobRunner:
         self._discovery_timeout = discovery_timeout
         self._retry_interval = retry_interval
         self._report_delay = report_delay
+        self._report_owed = False
         self._clock = clock
         self._queue: queue.Queue[str] = queue.Queue()
         # Workers are pool tasks started when jobs are queued, not threads held for the life
@@ -228,7 +229,11 @@ class JobRunner:
                 if uuid is None:
                     self._active -= 1
                     self._workers_done.notify_all()
-                    return
+                    last = self._active == 0
+            if uuid is None:
+                if last:
+                    self._report_if_owed()
+                return
             try:
                 self.process(uuid)
             except Exception:  # a bug in one job must not end the worker
@@ -242,6 +247,7 @@ class JobRunner:
             try:
                 uuid = self._queue.get_nowait()
             except queue.Empty:
+                self._report_if_owed()
                 return count
             self.process(uuid)
             count += 1
@@ -302,7 +308,8 @@ class JobRunner:
                 result = base.FlashResult(False, error_code="unknown", message=f"{err!r}")
         after = None
         if result.ok:
-            self.store.update(uuid, state=states.VERIFYING)
+            # Not journaled: after a crash from here on the job is settled from the device
+            # anyway (``flash_started``), and each journal write rewrites the host's file.
             # Worth a message only after a flash long enough for someone to be watching; after
             # a quick one the result follows at once (a tenth of a rollout's messages).
             if self._clock() - flash_began >= VERIFYING_PROGRESS_AFTER:
@@ -345,9 +352,17 @@ class JobRunner:
             "Job %s on %s ended %s %s", uuid, self._host, outcome.state, outcome.error_code or ""
         )
         if record["flash_started"]:
-            # The next report carries what the device runs now.
-            self._inventory.request_refresh(self._report_delay)
+            # A report carries what the device runs now: one when the queue runs dry, not one
+            # per job (the result already told the conductor the new version).
+            with self._lock:
+                self._report_owed = True
         self._deliver(record)
+
+    def _report_if_owed(self) -> None:
+        with self._lock:
+            owed, self._report_owed = self._report_owed, False
+        if owed:
+            self._inventory.request_refresh(self._report_delay)
 
     def _deliver(self, record: dict[str, Any]) -> bool:
         result = record["result"]

@@ -388,3 +388,17 @@ def test_a_long_flash_announces_verifying(agent, conductor, server, clock, monke
     agent.runner.submit(job)
     agent.runner.run_queued()
     assert conductor.states_of(job["job_uuid"]) == ["flashing", "verifying", "succeeded"]
+
+
+def test_a_burst_of_jobs_makes_one_report(agent, conductor, server, monkeypatch):
+    asked = []
+    monkeypatch.setattr(agent.manager, "request_refresh", lambda delay=0.0: asked.append(delay))
+    fpga = agent.device("intel-n6001")
+    data = image_bytes("fpga_bmc", NEW_BMC)
+    agent.runner.submit(vbios_job(agent, server))
+    agent.runner.submit(payload(fpga, server.add(data), data, "fpga_bmc", NEW_BMC))
+    assert agent.runner.run_queued() == 2
+    assert len(conductor.results()) == 2
+    assert asked == [0.0]  # one refresh for both, when the queue ran dry ([agent] default 0 here)
+    assert agent.runner.run_queued() == 0
+    assert asked == [0.0]  # nothing owed any more
