@@ -116,13 +116,13 @@ def parse_create(data: Any) -> dict[str, Any]:
     return fields
 
 
-def serialize(profile: models.DeviceProfile, base: str) -> dict[str, Any]:
-    """A device profile as Cyborg shows it."""
+def serialize(profile: models.DeviceProfile | Any, base: str) -> dict[str, Any]:
+    """A device profile (an object, or a row of ``list_profiles``) as Cyborg shows it."""
     return {
         "uuid": profile.uuid,
         "name": profile.name,
         "description": profile.description,
-        "groups": db_profiles.groups_of(profile),
+        "groups": db_profiles.parsed_groups(profile.groups),
         "links": util.self_link(base, "device_profiles", profile.uuid),
         "created_at": util.timestamp(profile.created_at),
         "updated_at": util.timestamp(profile.updated_at),

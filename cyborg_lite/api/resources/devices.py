@@ -60,9 +60,9 @@ def serialize_row(
         "created_at": util.timestamp(created),
         "updated_at": util.timestamp(updated),
     }
-    if microversion.at_least(version, (2, 3)):
+    if version >= (2, 3):  # plain tuple order: at_least here cost a tenth of a list
         body["status"] = status
-    if microversion.at_least(version, (2, 4)):
+    if version >= (2, 4):
         body["host_state"] = states.get(hostname)
     return body
 
