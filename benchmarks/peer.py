@@ -59,7 +59,7 @@ def installed_versions() -> dict[str, str]:
         timeout=120,
         check=True,
     ).stdout
-    wanted = {"openstack-cyborg", "openstack-placement", "uwsgi", "oslo.messaging", "SQLAlchemy"}
+    wanted = {"openstack-cyborg", "openstack-placement", "uWSGI", "oslo.messaging", "SQLAlchemy"}
     return {p["name"]: p["version"] for p in json.loads(out) if p["name"] in wanted}
 
 
