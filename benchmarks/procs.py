@@ -183,6 +183,17 @@ def cpu_total(pids: Sequence[int]) -> float:
     return sum(c for c in (cpu_seconds(p) for p in pids) if c == c)
 
 
+def open_files_limit(pid: int) -> int | None:
+    """The soft ``Max open files`` limit of process ``pid`` (from /proc), None if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def rabbit_version() -> str:
     """The broker's version, as rabbitmqctl prints it."""
     try:

@@ -115,6 +115,9 @@ def render(results: dict[str, Any], command: str) -> str:
         f"range over the runs as a percentage of the median. Runs of the two systems alternate.",
         "",
     ]
+    for name in ("a", "b"):
+        if results.get(f"phase_{name}_error"):
+            lines += [f"**Phase {name} stopped early:** {results[f'phase_{name}_error']}.", ""]
     if results.get("peer_error"):
         lines += [
             f"**The peer did not run:** {results['peer_error']}. "
@@ -296,10 +299,12 @@ def render(results: dict[str, Any], command: str) -> str:
     if results.get("fleet_seed"):
         f = results["fleet_seed"]
         lines.append(
-            f"- Rollout fleet: {f['devices']} devices reported by {f['agent_processes']} "
-            f"`cyborg-lite-agent --simulated-hosts` processes in "
-            f"{fmt_number(f['seconds'], ' s')}."
+            f"- Rollout fleet: {f['devices']} devices on {f.get('hosts', '?')} simulated hosts, "
+            f"reported by {f['agent_processes']} `cyborg-lite-agent --simulated-hosts` "
+            f"processes in {fmt_number(f['seconds'], ' s')}."
         )
+        if results.get("fleet_note"):
+            lines.append(f"- {results['fleet_note']}")
     if results.get("big_seed"):
         b = results["big_seed"]
         lines.append(

@@ -358,8 +358,16 @@ class AgentService:
     def stop(self) -> None:
         """Stop the RPC server, the loop and the job workers (a flash in progress finishes
         or, if the process ends first, is settled at the next start)."""
+        self.begin_stop()
+        self.finish_stop()
+
+    def begin_stop(self) -> None:
+        """Ask the loop and the RPC server to stop, without waiting."""
         self.manager.stop()
         self._server.stop()
+
+    def finish_stop(self) -> None:
+        """Wait for what ``begin_stop`` asked, then stop the job workers."""
         self._server.wait()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
@@ -432,8 +440,12 @@ class Fleet:
         for loop in self._loops:
             if loop.thread.is_alive():
                 loop.thread.join(timeout=10)
+        # Every server asked first, then waited for: each takes up to a poll interval to
+        # notice, and one after the other that was minutes for a large fleet.
+        for agent in self.agents:
+            agent.begin_stop()
         for agent in reversed(self.agents):
-            agent.stop()
+            agent.finish_stop()
         self.executor.shutdown(wait=False)
 
 
