@@ -20,6 +20,7 @@ from oslo_log import log as logging
 from cyborg_lite import conf as cl_conf
 from cyborg_lite import rpc
 from cyborg_lite.agent import discovery
+from cyborg_lite.agent import fleet as fleet_mod
 from cyborg_lite.agent import manager as agent_manager
 from cyborg_lite.cmd import serve
 from cyborg_lite.conf import default
@@ -104,12 +105,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve.run_until_signalled(agents, "cyborg-lite-agent")
 
 
-def fleet(conf: cfg.ConfigOpts, argv: Sequence[str], transport: Any) -> agent_manager.Fleet:
+def fleet(conf: cfg.ConfigOpts, argv: Sequence[str], transport: Any) -> fleet_mod.Fleet:
     """``[--simulated-hosts]`` agents, each with a ConfigOpts of its own (its host identity)
     parsed from the same files and arguments, sharing one transport, loop threads and job
-    pool (``agent.manager.Fleet``)."""
+    pool (``agent.fleet.Fleet``)."""
     count = int(conf.simulated_hosts)
-    group = agent_manager.Fleet(pool_size=min(FLEET_POOL_MAX, 4 * count))
+    group = fleet_mod.Fleet(pool_size=min(FLEET_POOL_MAX, 4 * count))
     for i in range(1, count + 1):
         one = cl_conf.make_conf(argv, extra_cli_opts=cli_opts())
         one.set_override("host", f"{conf.host}-{i:04d}")
