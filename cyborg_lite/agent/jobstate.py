@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 # The record's ``state`` before any progress: the conductor's name for "the agent has it".
 ACCEPTED = "dispatched"
 
@@ -36,8 +38,10 @@ def write_json(path: str, data: Any) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
+    # orjson: the journal is rewritten at each step of each job, and the standard library's
+    # encoder was the largest share of a simulated fleet's CPU per job in the rollout bench.
+    with open(tmp, "wb") as f:
+        f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

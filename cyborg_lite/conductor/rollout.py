@@ -283,26 +283,29 @@ class Engine:
                 chosen.append(job)
                 slots -= 1
         deadline = now + dt.timedelta(seconds=self._settings.job_timeout_seconds)
-        started = []
-        for job in chosen:
-            if db_jobs.move(
-                session,
-                job.uuid,
-                [states.PENDING],
-                states.DRAINING,
-                started_at=now,
-                attempts=job.attempts + 1,
-                deadline=deadline,
-            ):
-                db_jobs.drain(session, job.device_uuid, job.uuid)
-                started.append(job)
-        payloads = []
+        # A statement per few hundred jobs, not several per job: one pass may start a
+        # thousand. Under the rollout's lock nothing else starts these jobs, so all move
+        # (``move_many`` still returns only those that did).
+        moved = db_jobs.move_many(
+            session,
+            [job.uuid for job in chosen],
+            [states.PENDING],
+            states.DRAINING,
+            started_at=now,
+            attempts=models.RolloutJob.__table__.c.attempts + 1,
+            deadline=deadline,
+        )
+        started = [job for job in chosen if job.uuid in moved]
+        db_jobs.drain_many(session, [(job.device_uuid, job.uuid) for job in started])
         for job in started:
             self._scheduling.drain(job.device_uuid)
-            db_jobs.move(session, job.uuid, [states.DRAINING], states.DISPATCHED)
-            payloads.append(
-                rollout_io.job_payload(session, rollout, job, self._settings.job_timeout_seconds)
-            )
+        # Still one transaction: a crash before the commit leaves the jobs pending.
+        db_jobs.move_many(
+            session, [job.uuid for job in started], [states.DRAINING], states.DISPATCHED
+        )
+        payloads = rollout_io.job_payloads(
+            session, rollout, started, self._settings.job_timeout_seconds
+        )
         wake = self._next_deadline(session, rollout)
         if waiting_in_use:
             retry = now + IN_USE_RETRY

@@ -6,12 +6,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from cyborg_lite.db import models
 from cyborg_lite.firmware import strategy as strategy_mod
+
+# Uuids per ``IN (...)`` list: well inside every engine's limit on bound parameters.
+IN_CHUNK = 500
 
 
 class Agents(Protocol):
@@ -68,24 +72,43 @@ def job_payload(
     session: Any, rollout: models.Rollout, job: models.RolloutJob, timeout: float
 ) -> dict[str, Any]:
     """What the agent needs to run a job: which device, which image (and its digest)."""
+    return job_payloads(session, rollout, [job], timeout)[0]
+
+
+def job_payloads(
+    session: Any, rollout: models.Rollout, jobs: Sequence[models.RolloutJob], timeout: float
+) -> list[dict[str, Any]]:
+    """``job_payload`` for many jobs of one rollout, in two reads whatever their number: a
+    pass starting a thousand jobs spent more time on two reads per job than on the jobs."""
+    if not jobs:
+        return []
     image = session.scalar(
         sa.select(models.FirmwareImage).where(models.FirmwareImage.uuid == rollout.image_uuid)
     )
-    stable_id = session.scalar(
-        sa.select(models.Device.stable_id).where(models.Device.uuid == job.device_uuid)
-    )
-    strat = json.loads(rollout.strategy)
-    return {
-        "job_uuid": job.uuid,
-        "rollout_uuid": rollout.uuid,
-        "hostname": job.hostname,
-        "device_uuid": job.device_uuid,
-        "stable_id": stable_id,
-        "component": job.component,
-        "image_uuid": rollout.image_uuid,
-        "sha256": image.sha256 if image else None,
-        "size": image.size if image else None,
-        "target_version": rollout.target_version,
-        "allow_reboot": bool(strat.get("allow_reboot")),
-        "timeout": timeout,
-    }
+    device_uuids = sorted({job.device_uuid for job in jobs})
+    stable_ids: dict[str, str] = {}
+    for chunk in range(0, len(device_uuids), IN_CHUNK):
+        rows = session.execute(
+            sa.select(models.Device.uuid, models.Device.stable_id).where(
+                models.Device.uuid.in_(device_uuids[chunk : chunk + IN_CHUNK])
+            )
+        )
+        stable_ids.update({str(uuid): str(stable_id) for uuid, stable_id in rows})
+    allow_reboot = bool(json.loads(rollout.strategy).get("allow_reboot"))
+    return [
+        {
+            "job_uuid": job.uuid,
+            "rollout_uuid": rollout.uuid,
+            "hostname": job.hostname,
+            "device_uuid": job.device_uuid,
+            "stable_id": stable_ids.get(job.device_uuid),
+            "component": job.component,
+            "image_uuid": rollout.image_uuid,
+            "sha256": image.sha256 if image else None,
+            "size": image.size if image else None,
+            "target_version": rollout.target_version,
+            "allow_reboot": allow_reboot,
+            "timeout": timeout,
+        }
+        for job in jobs
+    ]

@@ -39,6 +39,44 @@ def move(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def move_many(
+    session: orm.Session,
+    job_uuids: Sequence[str],
+    allowed_from: Sequence[str],
+    new_state: str,
+    chunk: int = 500,
+    **values: object,
+) -> set[str]:
+    """``move`` for many jobs, a statement per ``chunk`` of them; returns the uuids that
+    moved (all of them, unless some were elsewhere)."""
+    values.setdefault("updated_at", models.utcnow())
+    moved = 0
+    for start in range(0, len(job_uuids), chunk):
+        result = session.execute(
+            sa.update(_jobs)
+            .where(
+                _jobs.c.uuid.in_(job_uuids[start : start + chunk]),
+                _jobs.c.state.in_(allowed_from),
+            )
+            .values(state=new_state, **values)
+        )
+        moved += result.rowcount  # type: ignore[attr-defined]
+    if moved == len(job_uuids):
+        return set(job_uuids)
+    # Rare (another writer got there first): read back which ones are now in the new state.
+    found: set[str] = set()
+    for start in range(0, len(job_uuids), chunk):
+        found.update(
+            session.scalars(
+                sa.select(_jobs.c.uuid).where(
+                    _jobs.c.uuid.in_(job_uuids[start : start + chunk]),
+                    _jobs.c.state == new_state,
+                )
+            )
+        )
+    return found
+
+
 def get(session: orm.Session, job_uuid: str) -> Job | None:
     """The job, or None."""
     return session.scalar(sa.select(Job).where(Job.uuid == job_uuid))
@@ -129,6 +167,17 @@ def drain(session: orm.Session, device_uuid: str, job_uuid: str) -> None:
     session.execute(
         sa.update(_devices).where(_devices.c.uuid == device_uuid).values(firmware_drain=job_uuid)
     )
+
+
+def drain_many(session: orm.Session, drains: Sequence[tuple[str, str]]) -> None:
+    """``drain`` for many ``(device_uuid, job_uuid)`` pairs in one executemany."""
+    if drains:
+        session.execute(
+            sa.update(_devices)
+            .where(_devices.c.uuid == sa.bindparam("device"))
+            .values(firmware_drain=sa.bindparam("job")),
+            [{"device": device, "job": job} for device, job in drains],
+        )
 
 
 def undrain(session: orm.Session, device_uuid: str, job_uuid: str) -> None:

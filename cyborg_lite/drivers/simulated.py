@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import orjson
 from oslo_config import cfg
 
 from cyborg_lite.drivers import base
@@ -171,7 +172,10 @@ class SimulatedDriver(base.Driver):
         self._now = now
         self._lock = threading.Lock()
         self._state: dict[str, dict[str, dict[str, Any]]] | None = None
-        self._saved = ""  # the state file's content as last written or read
+        self._saved = b""  # the state file's content as last written
+        # (stable id, PCI address, serial) per (model key, n): hashes computed once, since a
+        # simulated host is discovered again at every step of each of its jobs.
+        self._static: dict[tuple[str, int], tuple[str, str, str]] = {}
         folder = os.path.join(conf.state_path, "simulated")
         self.state_file = os.path.join(folder, f"{self.host}.json")
         self.ledger_path = conf.simulated.ledger_path or os.path.join(folder, "flash-ledger.jsonl")
@@ -200,8 +204,12 @@ class SimulatedDriver(base.Driver):
 
     def _device(self, key: str, n: int, state: dict[str, dict[str, dict[str, Any]]]) -> base.Device:
         model = CATALOG[key]
-        stable_id = self.identity(key, n)
-        address = self.pci_address(key, n)
+        static = self._static.get((key, n))
+        if static is None:
+            stable_id = self.identity(key, n)
+            serial = hashlib.sha256(stable_id.encode()).hexdigest()[:12].upper()
+            static = self._static[(key, n)] = (stable_id, self.pci_address(key, n), serial)
+        stable_id, address, serial = static
         fw_state = state.setdefault(stable_id, {})
         firmware = []
         for component, version, updatable, activation in model.firmware:
@@ -215,7 +223,6 @@ class SimulatedDriver(base.Driver):
                     pending_version=entry.get("pending_version"),
                 )
             )
-        serial = hashlib.sha256(stable_id.encode()).hexdigest()[:12].upper()
         vendor_info = {"serial": f"SIM{serial}", "simulated": "true"}
         if model.vendor == "10de":
             vendor_info["uuid"] = f"GPU-{stable_id}"
@@ -257,12 +264,17 @@ class SimulatedDriver(base.Driver):
         return self._state
 
     def _save_state(self, state: dict[str, dict[str, dict[str, Any]]]) -> None:
-        text = json.dumps({"host": self.host, "devices": state}, indent=1, sort_keys=True)
+        # orjson: discovery runs at every step of a job, and encoding the state with the
+        # standard library just to compare it was most of a simulated host's discovery.
+        text = orjson.dumps(
+            {"host": self.host, "devices": state},
+            option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
+        )
         if text == self._saved:
             return  # discovery runs often; rewrite the file only when something changed
         os.makedirs(os.path.dirname(self.state_file), exist_ok=True)
         tmp = f"{self.state_file}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "wb") as f:
             f.write(text)
         os.replace(tmp, self.state_file)  # atomic: a crash leaves the old or the new file
         self._saved = text
