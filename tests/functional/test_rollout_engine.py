@@ -443,3 +443,45 @@ def test_a_result_racing_a_progress_cast_still_applies(db, agents, clock, monkey
         states.VERIFYING,
         states.PENDING_ACTIVATION,
     ]
+
+
+def test_a_pass_starting_many_jobs_drains_and_sends_each_its_own_payload(db, agents, clock):
+    devices = ff.fleet(db, hosts=30, per_host=2)
+    uuid = ff.rollout(
+        db,
+        ff.image(db),
+        {"models": ["NVIDIA H100 80GB HBM3"]},
+        {"canary": 0, "waves": ["100%"], "max_in_flight": 60, "max_in_flight_per_host": 2},
+    )
+    engine = make_engine(db, agents, clock)
+    engine.advance(uuid)
+    assert len(agents.running) == 60  # one pass, every job
+    with db.transaction() as s:
+        stable = dict(s.execute(sa.select(models.Device.uuid, models.Device.stable_id)).all())
+        drains = dict(s.execute(sa.select(models.Device.uuid, models.Device.firmware_drain)).all())
+        jobs = s.execute(
+            sa.select(models.RolloutJob.uuid, models.RolloutJob.state, models.RolloutJob.attempts)
+        ).all()
+    assert {d["device_uuid"] for d in devices} == {
+        p["device_uuid"] for p in agents.running.values()
+    }
+    for job_uuid, payload in agents.running.items():
+        assert payload["job_uuid"] == job_uuid
+        assert payload["stable_id"] == stable[payload["device_uuid"]]
+        assert drains[payload["device_uuid"]] == job_uuid
+    assert {(state, attempts) for _, state, attempts in jobs} == {(states.DISPATCHED, 1)}
+
+
+def test_move_many_returns_only_the_jobs_that_moved(db, agents, clock):
+    ff.fleet(db, hosts=5, per_host=1)
+    uuid = ff.rollout(db, ff.image(db), {"models": ["NVIDIA H100 80GB HBM3"]}, {"canary": 0})
+    with db.transaction() as s:
+        rid = s.scalar(sa.select(models.Rollout.id).where(models.Rollout.uuid == uuid))
+        uuids = sorted(
+            s.scalars(sa.select(models.RolloutJob.uuid).where(models.RolloutJob.rollout_id == rid))
+        )
+        assert rollout_jobs.move(s, uuids[0], [states.PENDING], states.CANCELLED)
+    with db.transaction() as s:
+        moved = rollout_jobs.move_many(s, uuids, [states.PENDING], states.DRAINING, chunk=2)
+    assert moved == set(uuids[1:])
+    assert job_states(db, uuid) == {states.CANCELLED: 1, states.DRAINING: 4}
