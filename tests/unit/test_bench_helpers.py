@@ -63,3 +63,23 @@ def test_targets_compare_medians_and_say_when_unmeasured():
     assert found["10,000-device rollout in under 60 s"] is None
     text = report.render(results, "make bench-quick")
     assert "| /v2/devices | 8 | cyborg-lite | 500 req/s (±0%) |" in text
+
+
+def test_a_peer_that_completed_nothing_is_reported_as_such_not_as_unmeasured():
+    failing = {**run(0.0, 1.0), "errors": 80.0}
+    results = {
+        "w2": {
+            "cyborg-lite|cycle|8": [run(80.0, 0.3)] * 3,
+            "Cyborg 17.0.0|cycle|8": [failing] * 3,
+            "cyborg-lite|cycle|1": [run(90.0, 0.02)] * 3,
+            "Cyborg 17.0.0|cycle|1": [failing, run(10.0, 0.1), run(10.0, 0.1)],
+        }
+    }
+    found = {what: (met, fig) for what, met, fig in report.targets(results)}
+    met, fig = found["workload 2 cycle c=8: throughput ≥ 5x Cyborg's, p99 ≤ 1/5"]
+    assert met is True
+    assert fig == "Cyborg completed none (240 errors); cyborg-lite 80.0/s (0 errors)"
+    # Some of its runs completed cycles: an ordinary ratio of medians.
+    met, fig = found["workload 2 cycle c=1: throughput ≥ 5x Cyborg's, p99 ≤ 1/5"]
+    assert met is True
+    assert fig.startswith("9.00x throughput")
