@@ -16,6 +16,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from cyborg_lite import conf as cl_conf
+from cyborg_lite.cmd import serve
 
 LOG = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         """Build the WSGI app (in the worker: engines and pools are per process)."""
-        return self._load_app()
+        app = self._load_app()
+        serve.freeze_startup_objects()
+        return app
 
 
 def gunicorn_options(conf: cfg.ConfigOpts, **overrides: Any) -> dict[str, Any]:
