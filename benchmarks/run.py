@@ -213,7 +213,21 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="py-spy records the conductor during the rollout"
     )
+    parser.add_argument(
+        "--render",
+        metavar="WORK_DIR",
+        help="write RESULTS.md again from a finished run's raw figures (its results.json), "
+        "running nothing: for a change to the report's text",
+    )
     args = parser.parse_args()
+    if args.render:
+        results = json.loads((Path(args.render) / "results.json").read_text())
+        quick = bool(results.get("quick"))
+        Path(args.out).write_text(
+            report.render(results, command="make bench-quick" if quick else "make bench")
+        )
+        log(f"wrote {args.out} from {args.render}")
+        return
     plan = workloads.QUICK if args.quick else workloads.FULL
     if args.smoke:
         plan = workloads.SMOKE

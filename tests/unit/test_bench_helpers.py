@@ -83,3 +83,29 @@ def test_a_peer_that_completed_nothing_is_reported_as_such_not_as_unmeasured():
     met, fig = found["workload 2 cycle c=1: throughput ≥ 5x Cyborg's, p99 ≤ 1/5"]
     assert met is True
     assert fig.startswith("9.00x throughput")
+
+
+def test_render_writes_results_again_from_a_runs_raw_figures(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    from benchmarks import run as bench_run
+
+    work = tmp_path / "work"
+    work.mkdir()
+    results = {
+        "quick": True,
+        "w1": {
+            "cyborg-lite|/v2/devices|8": [run(500.0, 0.01)] * 3,
+            "Cyborg 17.0.0|/v2/devices|8": [run(50.0, 0.2)] * 3,
+        },
+    }
+    (work / "results.json").write_text(json.dumps(results))
+    out = tmp_path / "RESULTS.md"
+    monkeypatch.setattr(sys, "argv", ["run", "--render", str(work), "--out", str(out)])
+    runs_before = set((bench_run.HERE / ".work").glob("*"))
+    bench_run.main()
+    text = out.read_text()
+    assert "Produced by `make bench-quick`" in text
+    assert "| /v2/devices | 8 | cyborg-lite | 500 req/s (±0%) |" in text
+    assert set((bench_run.HERE / ".work").glob("*")) == runs_before  # no run was started
