@@ -292,7 +292,7 @@ class Engine:
             [states.PENDING],
             states.DRAINING,
             started_at=now,
-            attempts=models.RolloutJob.__table__.c.attempts + 1,
+            attempts=models.RolloutJob.attempts + 1,
             deadline=deadline,
         )
         started = [job for job in chosen if job.uuid in moved]

@@ -12,10 +12,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from cyborg_lite.db import models
+from cyborg_lite.db.rollout_jobs import IN_CHUNK
 from cyborg_lite.firmware import strategy as strategy_mod
-
-# Uuids per ``IN (...)`` list: well inside every engine's limit on bound parameters.
-IN_CHUNK = 500
 
 
 class Agents(Protocol):

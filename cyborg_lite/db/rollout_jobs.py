@@ -20,6 +20,9 @@ _jobs = cast(sa.Table, models.RolloutJob.__table__)
 _devices = cast(sa.Table, models.Device.__table__)
 _components = cast(sa.Table, models.FirmwareComponent.__table__)
 _rollouts = cast(sa.Table, models.Rollout.__table__)
+# Uuids per ``IN (...)`` list in the bulk writers and readers: well inside every engine's
+# limit on bound parameters.
+IN_CHUNK = 500
 
 
 def move(
@@ -44,7 +47,7 @@ def move_many(
     job_uuids: Sequence[str],
     allowed_from: Sequence[str],
     new_state: str,
-    chunk: int = 500,
+    chunk: int = IN_CHUNK,
     **values: object,
 ) -> set[str]:
     """``move`` for many jobs, a statement per ``chunk`` of them; returns the uuids that
