@@ -55,8 +55,12 @@ def from_headers(
 ) -> RequestContext:
     """Build the context from keystonemiddleware's headers (upper-cased names).
 
-    With ``noauth`` and none of the identity headers present, the caller is an admin of
+    With ``noauth`` and none of the user identity headers present (``X-Roles``,
+    ``X-Project-Id``, ``X-User-Id``, system scope), the caller is an admin of
     ``default_project`` that also holds the service role, so a plain curl can do everything.
+    ``X-Service-Roles`` is not a user identity: a caller that sends only what
+    keystonemiddleware sets for a service token (Nova's, beside no user token) still acts as
+    the default identity, and the service roles it names are added, never taking rights away.
     """
     roles = _header_list(headers.get("X-ROLES"))
     project_id = headers.get("X-PROJECT-ID") or headers.get("X-TENANT-ID")
@@ -64,9 +68,9 @@ def from_headers(
     service_roles = _header_list(headers.get("X-SERVICE-ROLES"))
     system_scope = headers.get("OPENSTACK-SYSTEM-SCOPE")
     if noauth:
-        if not (roles or project_id or user_id or service_roles or system_scope):
+        if not (roles or project_id or user_id or system_scope):
             roles = list(NOAUTH_DEFAULT_ROLES)
-            service_roles = ["service"]
+            service_roles = ["service", *(r for r in service_roles if r.lower() != "service")]
             project_id = default_project
             user_id = "noauth-admin"
         roles = expand_roles(roles)

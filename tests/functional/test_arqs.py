@@ -374,6 +374,29 @@ def test_delete_by_instance_always_needs_a_service_token(client, profile):
     assert message(result) == GATE
 
 
+def test_a_service_token_alone_binds_unbinds_and_deletes_with_noauth(client, profile, gpu, db):
+    # A Nova-like caller in noauth mode sends only what keystonemiddleware sets for its service
+    # token: it acts as the default identity plus the service role, never with fewer rights.
+    nova_only = {"X-Service-Roles": "service", "X-Service-Token": "nova-token"}
+    instance = str(uuid.uuid4())
+    arqs = [create(client, headers=nova_only)[0] for _ in range(3)]
+    bound = patch(client, {arqs[0]["uuid"]: bind_ops(gpu["rp_uuid"], instance)}, headers=nova_only)
+    assert bound.status_code == 202, bound.text
+    assert show(client, arqs[0]["uuid"], headers=nova_only).json["state"] == "Bound"
+    unbound = patch(client, {arqs[0]["uuid"]: UNBIND_OPS}, headers=nova_only)
+    assert unbound.status_code == 202, unbound.text
+    assert show(client, arqs[0]["uuid"], headers=nova_only).json["state"] == "Unbound"
+    patch(client, {arqs[1]["uuid"]: bind_ops(gpu["rp_uuid"], instance)}, headers=nova_only)
+    deleted = [
+        client.simulate_delete(ARQS, query_string=f"instance={instance}", headers=nova_only),
+        client.simulate_delete(ARQS, query_string=f"arqs={arqs[0]['uuid']}", headers=nova_only),
+        client.simulate_delete(f"{ARQS}/{arqs[2]['uuid']}", headers=nova_only),
+    ]
+    assert [d.status_code for d in deleted] == [204, 204, 204]
+    assert client.simulate_get(ARQS, headers=nova_only).json["arqs"] == []
+    assert handles_in_use(db) == 0
+
+
 # List filters
 
 

@@ -68,6 +68,31 @@ def test_noauth_with_headers_acts_as_them_with_implied_roles():
     assert not ctx.has_service_role
 
 
+def test_noauth_service_token_alone_keeps_the_default_identity():
+    # What keystonemiddleware sets for a service token with no user token: Nova's call must
+    # not lose the default admin's rights by adding it.
+    ctx = build({"X-SERVICE-ROLES": "service", "X-SERVICE-TOKEN": "t"}, noauth=True)
+    assert ctx.is_admin
+    assert ctx.project_id == DEFAULT_PROJECT
+    assert ctx.user_id == "noauth-admin"
+    assert ctx.has_service_role
+
+
+def test_noauth_service_roles_add_to_the_default_service_role():
+    ctx = build({"X-SERVICE-ROLES": "admin"}, noauth=True)
+    assert ctx.service_roles == ["service", "admin"]
+    assert ctx.is_admin
+
+
+def test_noauth_service_roles_add_to_a_user_identity():
+    ctx = build(
+        {"X-ROLES": "member", "X-PROJECT-ID": "p1", "X-SERVICE-ROLES": "service"}, noauth=True
+    )
+    assert ctx.roles == ["member", "reader"]
+    assert not ctx.is_admin
+    assert ctx.has_service_role
+
+
 def test_noauth_any_identity_header_disables_the_default():
     ctx = build({"X-USER-ID": "u1"}, noauth=True)
     assert ctx.roles == []
