@@ -72,9 +72,11 @@ def test_paging(client, fleet):
 
 
 @pytest.mark.parametrize("wrapped", [False, True])
-@pytest.mark.parametrize("by", ["deployable_id", "deployable_uuid"])
+@pytest.mark.parametrize("by", ["deployable_id", "deployable_uuid", "deployable_id_string"])
 def test_create_show_delete(client, fleet, wrapped, by):
-    attribute = {"deployable_id": fleet[0][by], "key": "region", "value": "green"}
+    # python-cyborgclient 3.0.0 sends the integer id as a string: "1".
+    ref = str(fleet[0]["deployable_id"]) if by == "deployable_id_string" else fleet[0][by]
+    attribute = {"deployable_id": ref, "key": "region", "value": "green"}
     body = {"attribute": attribute} if wrapped else attribute
     created = client.simulate_post("/v2/attributes", json=body, headers={"Host": "h"})
     assert created.status_code == 201
@@ -130,6 +132,11 @@ def test_unknown_deployable_is_400(client, fleet):
     )
     assert by_id.status_code == 400
     assert "no deployable with id=999999" in message(by_id)
+    by_string = client.simulate_post(
+        "/v2/attributes", json={"deployable_id": "999999", "key": "k", "value": "v"}
+    )
+    assert by_string.status_code == 400
+    assert "no deployable with id=999999" in message(by_string)
 
 
 @pytest.mark.parametrize(
@@ -142,6 +149,10 @@ def test_unknown_deployable_is_400(client, fleet):
         ({"deployable_id": 1, "key": "k", "value": 5}, "(at 'value')"),
         ({"deployable_id": "dep-1", "key": "k", "value": "v"}, "(at 'deployable_id')"),
         ({"deployable_id": True, "key": "k", "value": "v"}, "(at 'deployable_id')"),
+        ({"deployable_id": "0", "key": "k", "value": "v"}, "(at 'deployable_id')"),
+        ({"deployable_id": "-1", "key": "k", "value": "v"}, "(at 'deployable_id')"),
+        ({"deployable_id": "1.5", "key": "k", "value": "v"}, "(at 'deployable_id')"),
+        ({"deployable_id": "9999999999", "key": "k", "value": "v"}, "must be <= 2147483647"),
         ({"deployable_id": 1, "key": "k", "value": "v", "x": 1}, "'x' was unexpected"),
         ({"attribute": {"key": "k"}}, "'deployable_id' is a required property"),
         ([{"deployable_id": 1, "key": "k", "value": "v"}], "is not of type 'object'"),

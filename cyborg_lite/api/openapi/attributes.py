@@ -21,10 +21,14 @@ _NEW: dict[str, Any] = {
     "type": "object",
     "properties": {
         "deployable_id": {
-            "description": "The deployable's internal id, or its uuid (as the CLI sends).",
+            "description": (
+                "The deployable's internal id (an integer, or a decimal string of one, as "
+                "python-cyborgclient sends it), or its uuid (as openstackclient sends it)."
+            ),
             "oneOf": [
                 {"type": "integer", "minimum": 1},
                 {"type": "string", "format": "uuid"},
+                {"type": "string", "pattern": "^[1-9][0-9]{0,9}$"},
             ],
         },
         "key": {"type": "string", "minLength": 1, "maxLength": 255},

@@ -37,8 +37,11 @@ def unwrap(body: Any) -> Any:
 
 
 def deployable_ref(value: int | str) -> int | str:
-    """A validated ``deployable_id``: the internal id, or a uuid in canonical form."""
+    """A validated ``deployable_id``: the internal id (an integer, or a decimal string of one),
+    or a uuid in canonical form."""
     if isinstance(value, str):
+        if value.isdecimal():
+            return validation.integer(value, "deployable_id", 1)
         return validation.uuid(value, "deployable_id")
     return int(value)  # JSON Schema counts 1.0 as an integer
 
