@@ -9,9 +9,11 @@ each with its own identity on the bus: a fleet for tests and benchmarks on one m
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from oslo_config import cfg
@@ -69,16 +71,44 @@ def _table(devices: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send whatever is written to stdout meanwhile to stderr, at the descriptor level too.
+
+    ``discover --format json`` is piped into ``jq``: its stdout must carry the document only,
+    yet vendor libraries loaded by the drivers (NVML, amdsmi, an OpenCL ICD in the probe's
+    child process, which inherits descriptor 1) may print, and Python handlers may have
+    captured ``sys.stdout``.
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no descriptor 1 (a test's captured stream): the Python level suffices
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def discover(conf: cfg.ConfigOpts, fmt: str) -> int:
     """Print what the enabled drivers see; 1 when any driver failed, else 0."""
-    drivers, load_errors = discovery.load(conf, list(conf.agent.enabled_drivers))
-    found = discovery.run(drivers, float(conf.agent.discovery_timeout))
+    with stdout_to_stderr():
+        drivers, load_errors = discovery.load(conf, list(conf.agent.enabled_drivers))
+        found = discovery.run(drivers, float(conf.agent.discovery_timeout))
     # The wire form, as the conductor would receive it.
     devices = json.loads(json.dumps([base.to_dict(d) for d in found.devices]))
     if fmt == "json":
         print(json.dumps(devices, indent=2, sort_keys=True))
     else:
         print(_table(devices))
+    sys.stdout.flush()
     errors = [*load_errors, *found.errors]
     for err in errors:
         print(f"driver {err.driver} failed: {err.error}", file=sys.stderr)
@@ -89,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the agent until stopped, or ``discover`` once."""
     args = list(sys.argv[1:] if argv is None else argv)
     conf = cl_conf.make_conf(args, extra_cli_opts=cli_opts())
+    if conf.command.name == "discover" and not conf.log_file:
+        # oslo.log writes to stdout when given no file; discover's stdout is its document.
+        conf.set_override("use_stderr", True)
     logging.setup(conf, "cyborg-lite")
     if conf.command.name == "discover":
         if conf.command.discover_host:

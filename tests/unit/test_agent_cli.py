@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from cyborg_lite.cmd import agent as agent_cmd
+from tests.functional.servers import executable
 
 
 def run(tmp_path, capsys, *args, drivers="simulated"):
@@ -44,3 +47,46 @@ def test_discover_table_and_a_failed_driver(tmp_path, capsys):
     assert len(lines) == 6
     assert "vbios=" in out
     assert "driver no_such_driver failed" in err
+
+
+def test_discover_json_is_alone_on_stdout_logs_go_to_stderr(tmp_path):
+    # The real command, as `... | jq` runs it: the nvidia driver finds no NVML here and logs
+    # at INFO why it skipped that source; the log must not land in the JSON document.
+    conf = tmp_path / "agent.conf"
+    conf.write_text(
+        f"[DEFAULT]\nstate_path = {tmp_path}\n"
+        "[agent]\nenabled_drivers = simulated,nvidia\ndiscovery_timeout = 20\n"
+    )
+    done = subprocess.run(
+        [
+            executable("cyborg-lite-agent"),
+            "--config-file",
+            str(conf),
+            "discover",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 5
+    assert "source skipped" in done.stderr
+
+
+def test_output_of_vendor_libraries_during_discovery_goes_to_stderr():
+    # A library writing to descriptor 1 directly (as C code does), and Python's print.
+    code = (
+        "import os; from cyborg_lite.cmd import agent\n"
+        "with agent.stdout_to_stderr():\n"
+        "    os.write(1, b'from C\\n'); print('from Python')\n"
+        "print('document')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "document\n"
+    assert "from C" in done.stderr
+    assert "from Python" in done.stderr
