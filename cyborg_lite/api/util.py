@@ -53,20 +53,42 @@ def paging(params: dict[str, str], max_limit: int) -> Paging:
     return Paging(limit=limit, marker=marker)
 
 
-def next_link(
-    req: falcon.Request, resp: falcon.Response, page: Paging, last_uuid: str | None, count: int
-) -> None:
-    """Add an RFC 8288 ``Link: <...>; rel="next"`` header when the page was full.
-
-    The body keeps Cyborg's shape (the collection key alone), so clients that do not page
-    are unaffected; those that do follow the header or pass the last uuid as ``marker``.
-    """
-    if page.limit is None or last_uuid is None or count < page.limit:
-        return
+def next_href(
+    req: falcon.Request, conf: cfg.ConfigOpts, page: Paging, last_marker: str | None, count: int
+) -> str | None:
+    """The URL of the page after a full one (the same filters, ``marker`` = its last row),
+    or None when the page was not full or not asked for."""
+    if page.limit is None or last_marker is None or count < page.limit:
+        return None
     query = {k: v for k, v in req.params.items() if k != "marker"}
-    query["marker"] = last_uuid
+    query["marker"] = last_marker
     qs = "&".join(f"{k}={falcon.uri.encode_value(str(v))}" for k, v in query.items())
-    resp.append_link(f"{req.prefix}{req.path}?{qs}", "next")
+    return f"{base_url(req, conf)}{req.path}?{qs}"
+
+
+def paged_body(
+    req: falcon.Request,
+    resp: falcon.Response,
+    conf: cfg.ConfigOpts,
+    key: str,
+    items: list[Any],
+    page: Paging,
+    last_marker: str | None,
+) -> None:
+    """Write a list page: ``{key: items}``, Cyborg's shape, and after a full page the way on.
+
+    The next page is named twice. In the body as Nova names it, ``<key>_links: [{"rel":
+    "next", "href": ...}]``: openstacksdk reads that first, and it could not read the RFC 8288
+    ``Link: <...>; rel="next"`` header (4.22 looks for ``links["next"]["uri"]``, where
+    requests parses ``url``). And in that header, which the CLI and plain HTTP clients follow.
+    Clients that do not page see one key more on a full page, which Cyborg's clients ignore.
+    """
+    body: dict[str, Any] = {key: items}
+    href = next_href(req, conf, page, last_marker, len(items))
+    if href is not None:
+        body[f"{key}_links"] = [{"rel": "next", "href": href}]
+        resp.append_link(href, "next")
+    json_body(resp, body)
 
 
 def json_body(resp: falcon.Response, body: Any, status: str = falcon.HTTP_200) -> None:

@@ -88,11 +88,26 @@ def test_paging_with_limit_and_marker(client, fleet):
     assert [d["uuid"] for d in first.json["devices"]] == [f["device_uuid"] for f in fleet[:2]]
     assert first.headers["link"].endswith("rel=next")
     assert f"marker={fleet[1]['device_uuid']}" in first.headers["link"]
+    # The same URL in the body, as Nova names it (openstacksdk reads that one).
+    href = f"http://falconframework.org/v2/devices?limit=2&marker={fleet[1]['device_uuid']}"
+    assert first.json["devices_links"] == [{"rel": "next", "href": href}]
+    assert first.headers["link"] == f"<{href}>; rel=next"
     second = client.simulate_get(
         "/v2/devices", query_string=f"limit=2&marker={fleet[1]['device_uuid']}"
     )
     assert [d["uuid"] for d in second.json["devices"]] == [fleet[2]["device_uuid"]]
     assert "link" not in second.headers
+    assert list(second.json) == ["devices"]
+
+
+def test_next_link_keeps_filters_and_follows_public_endpoint_and_path(client, fleet, conf):
+    conf.set_override("public_endpoint", "https://api.example.org/accelerator", group="api")
+    first = client.simulate_get("/devices", query_string="hostname=compute1&limit=1")
+    (link,) = first.json["devices_links"]
+    assert link["href"] == (
+        "https://api.example.org/accelerator/v2/devices?hostname=compute1&limit=1"
+        f"&marker={fleet[0]['device_uuid']}"
+    )
 
 
 @pytest.mark.parametrize(

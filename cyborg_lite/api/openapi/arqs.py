@@ -11,6 +11,7 @@ from cyborg_lite.api.openapi.common import (
     errors,
     json_response,
     operation,
+    page_properties,
     query,
     ref,
     uuid_path,
@@ -79,7 +80,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "AcceleratorRequestList": {
         "type": "object",
-        "properties": {"arqs": {"type": "array", "items": ref("AcceleratorRequest")}},
+        "properties": page_properties("arqs", "AcceleratorRequest"),
         "required": ["arqs"],
         "additionalProperties": False,
     },

@@ -11,6 +11,7 @@ from cyborg_lite.api.openapi.common import (
     errors,
     json_response,
     operation,
+    page_properties,
     query,
     ref,
     uuid_path,
@@ -55,7 +56,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "AttributeList": {
         "type": "object",
-        "properties": {"attributes": {"type": "array", "items": ref("Attribute")}},
+        "properties": page_properties("attributes", "Attribute"),
         "required": ["attributes"],
         "additionalProperties": False,
     },

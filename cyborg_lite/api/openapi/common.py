@@ -36,6 +36,19 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
     },
     "Links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
+    "NextLinks": {
+        "type": "array",
+        "description": "After a full page only: the next page's URL, as Nova's lists name it.",
+        "items": {
+            "type": "object",
+            "properties": {
+                "href": {"type": "string", "format": "uri"},
+                "rel": {"type": "string", "enum": ["next"]},
+            },
+            "required": ["href", "rel"],
+            "additionalProperties": False,
+        },
+    },
     "Timestamp": {
         "type": "string",
         "format": "date-time",
@@ -48,6 +61,15 @@ SCHEMAS: dict[str, Any] = {
 def ref(name: str) -> dict[str, str]:
     """A reference to the component schema ``name``."""
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def page_properties(key: str, item: str) -> dict[str, Any]:
+    """A list page's properties: ``key`` holding ``item`` objects, and after a full page
+    ``<key>_links`` with the next page's URL."""
+    return {
+        key: {"type": "array", "items": ref(item)},
+        f"{key}_links": ref("NextLinks"),
+    }
 
 
 def uuid_path(name: str = "uuid", description: str = "The object's uuid.") -> dict[str, Any]:
@@ -75,7 +97,7 @@ def query(name: str, description: str, schema: dict[str, Any] | None = None) -> 
 LIMIT = query(
     "limit",
     "Largest number of objects to return (capped by [api] max_limit). A full page adds a "
-    '`Link: <...>; rel="next"` header.',
+    '`Link: <...>; rel="next"` header and the same URL in the body\'s `<collection>_links`.',
     {"type": "integer", "minimum": 1},
 )
 MARKER = query(

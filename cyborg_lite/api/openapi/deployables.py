@@ -10,6 +10,7 @@ from cyborg_lite.api.openapi.common import (
     errors,
     json_response,
     operation,
+    page_properties,
     ref,
     uuid_path,
 )
@@ -59,7 +60,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "DeployableList": {
         "type": "object",
-        "properties": {"deployables": {"type": "array", "items": ref("Deployable")}},
+        "properties": page_properties("deployables", "Deployable"),
         "required": ["deployables"],
         "additionalProperties": False,
     },

@@ -11,6 +11,7 @@ from cyborg_lite.api.openapi.common import (
     errors,
     json_response,
     operation,
+    page_properties,
     query,
     ref,
 )
@@ -59,7 +60,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "DeviceProfileList": {
         "type": "object",
-        "properties": {"device_profiles": {"type": "array", "items": ref("DeviceProfile")}},
+        "properties": page_properties("device_profiles", "DeviceProfile"),
         "required": ["device_profiles"],
         "additionalProperties": False,
     },

@@ -11,6 +11,7 @@ from cyborg_lite.api.openapi.common import (
     errors,
     json_response,
     operation,
+    page_properties,
     query,
     ref,
     uuid_path,
@@ -69,7 +70,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "DeviceList": {
         "type": "object",
-        "properties": {"devices": {"type": "array", "items": ref("Device")}},
+        "properties": page_properties("devices", "Device"),
         "required": ["devices"],
         "additionalProperties": False,
     },

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cyborg_lite.api.openapi.common import page_properties
+
 _ERR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -175,11 +177,6 @@ SCHEMAS: dict[str, Any] = {
     "FirmwareImageList": {
         "type": "object",
         "required": ["firmware_images"],
-        "properties": {
-            "firmware_images": {
-                "type": "array",
-                "items": {"$ref": "#/components/schemas/FirmwareImage"},
-            }
-        },
+        "properties": page_properties("firmware_images", "FirmwareImage"),
     },
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cyborg_lite.api.openapi.common import page_properties
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -129,8 +131,6 @@ SCHEMAS: dict[str, Any] = {
     "HostList": {
         "type": "object",
         "required": ["hosts"],
-        "properties": {
-            "hosts": {"type": "array", "items": {"$ref": "#/components/schemas/Host"}},
-        },
+        "properties": page_properties("hosts", "Host"),
     },
 }

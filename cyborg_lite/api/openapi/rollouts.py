@@ -10,6 +10,7 @@ from cyborg_lite.api.openapi.common import (
     errors,
     json_response,
     operation,
+    page_properties,
     query,
     ref,
     uuid_path,
@@ -128,7 +129,7 @@ SCHEMAS: dict[str, Any] = {
     "RolloutList": {
         "type": "object",
         "required": ["firmware_rollouts"],
-        "properties": {"firmware_rollouts": {"type": "array", "items": ref("Rollout")}},
+        "properties": page_properties("firmware_rollouts", "Rollout"),
     },
     "RolloutJob": {
         "type": "object",
@@ -157,7 +158,7 @@ SCHEMAS: dict[str, Any] = {
     "RolloutJobList": {
         "type": "object",
         "required": ["jobs"],
-        "properties": {"jobs": {"type": "array", "items": ref("RolloutJob")}},
+        "properties": page_properties("jobs", "RolloutJob"),
     },
     "RolloutAction": {
         "type": "object",

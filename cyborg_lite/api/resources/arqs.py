@@ -169,8 +169,9 @@ class Arqs:
                 marker=page.marker,
             )
         base = util.base_url(req, self._s.conf)
-        util.json_body(resp, {"arqs": [serialize(v, base) for v in found]})
-        util.next_link(req, resp, page, found[-1].arq.uuid if found else None, len(found))
+        items = [serialize(v, base) for v in found]
+        last = found[-1].arq.uuid if found else None
+        util.paged_body(req, resp, self._s.conf, "arqs", items, page, last)
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Show one ARQ (bare)."""

@@ -69,8 +69,9 @@ class Attributes:
                 marker=page.marker,
             )
         base = util.base_url(req, self._s.conf)
-        util.json_body(resp, {"attributes": [serialize(a, base) for a in found]})
-        util.next_link(req, resp, page, found[-1].uuid if found else None, len(found))
+        items = [serialize(a, base) for a in found]
+        last = found[-1].uuid if found else None
+        util.paged_body(req, resp, self._s.conf, "attributes", items, page, last)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Create an attribute on a deployable; 201 with the attribute, bare."""

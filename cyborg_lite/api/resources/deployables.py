@@ -79,9 +79,9 @@ class Deployables:
         with self._s.db.transaction() as session:
             found = db_deployables.list_deployables(session, limit=page.limit, marker=page.marker)
         base = util.base_url(req, self._s.conf)
-        util.json_body(resp, {"deployables": [serialize(f, base) for f in found]})
+        items = [serialize(f, base) for f in found]
         last = found[-1].deployable.uuid if found else None
-        util.next_link(req, resp, page, last, len(found))
+        util.paged_body(req, resp, self._s.conf, "deployables", items, page, last)
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Show one deployable."""

@@ -166,8 +166,9 @@ class DeviceProfiles:
         with self._s.db.transaction() as session:
             found = db_profiles.list_profiles(session, names, limit=page.limit, marker=page.marker)
         base = util.base_url(req, self._s.conf)
-        util.json_body(resp, {"device_profiles": [serialize(p, base) for p in found]})
-        util.next_link(req, resp, page, found[-1].uuid if found else None, len(found))
+        items = [serialize(p, base) for p in found]
+        last = found[-1].uuid if found else None
+        util.paged_body(req, resp, self._s.conf, "device_profiles", items, page, last)
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, value: str) -> None:
         """Show one profile, wrapped in ``device_profile``, by uuid (or name from 2.2)."""

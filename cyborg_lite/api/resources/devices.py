@@ -87,9 +87,9 @@ class Devices:
             states = db_hosts.states(session, {d.hostname for d in found})
         base = util.base_url(req, self._s.conf)
         v = ctx.microversion
-        body = {"devices": [serialize_row(row, base, v, states) for row in found]}
-        util.json_body(resp, body)
-        util.next_link(req, resp, page, found[-1].uuid if found else None, len(found))
+        items = [serialize_row(row, base, v, states) for row in found]
+        last = found[-1].uuid if found else None
+        util.paged_body(req, resp, self._s.conf, "devices", items, page, last)
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Show one device."""

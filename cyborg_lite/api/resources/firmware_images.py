@@ -122,8 +122,9 @@ class FirmwareImages:
         with self._s.db.transaction() as session:
             found = db_images.list_images(session, params, limit=page.limit, marker=page.marker)
         base = util.base_url(req, self._s.conf)
-        util.json_body(resp, {"firmware_images": [serialize(i, base) for i in found]})
-        util.next_link(req, resp, page, found[-1].uuid if found else None, len(found))
+        items = [serialize(i, base) for i in found]
+        last = found[-1].uuid if found else None
+        util.paged_body(req, resp, self._s.conf, "firmware_images", items, page, last)
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Show one image."""

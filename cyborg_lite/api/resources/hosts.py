@@ -63,9 +63,9 @@ class Hosts:
             found = db_hosts.list_hosts(session, params, limit=page.limit, marker=page.marker)
             counts = db_hosts.device_counts(session, [h.hostname for h in found])
         base = util.base_url(req, self._s.conf)
-        body = {"hosts": [serialize(h, counts[h.hostname], base) for h in found]}
-        util.json_body(resp, body)
-        util.next_link(req, resp, page, found[-1].hostname if found else None, len(found))
+        items = [serialize(h, counts[h.hostname], base) for h in found]
+        last = found[-1].hostname if found else None
+        util.paged_body(req, resp, self._s.conf, "hosts", items, page, last)
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, hostname: str) -> None:
         """Show one host."""

@@ -99,8 +99,8 @@ class Rollouts:
         with self._s.db.transaction() as session:
             found = db_rollouts.list_rollouts(session, params, limit=page.limit, marker=page.marker)
             bodies = self._bodies(req, found, session)
-        util.json_body(resp, {"firmware_rollouts": bodies})
-        util.next_link(req, resp, page, found[-1].uuid if found else None, len(found))
+        last = found[-1].uuid if found else None
+        util.paged_body(req, resp, self._s.conf, "firmware_rollouts", bodies, page, last)
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Show a rollout with its progress."""
@@ -120,8 +120,9 @@ class Rollouts:
             jobs = db_rollouts.list_jobs(
                 session, rollout, job_filters(params), limit=page.limit, marker=page.marker
             )
-        util.json_body(resp, {"jobs": [views.job_body(j, rollout.uuid) for j in jobs]})
-        util.next_link(req, resp, page, jobs[-1].uuid if jobs else None, len(jobs))
+        items = [views.job_body(j, rollout.uuid) for j in jobs]
+        last = jobs[-1].uuid if jobs else None
+        util.paged_body(req, resp, self._s.conf, "jobs", items, page, last)
 
     def on_post_action(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Pause, resume, abort (200 with the rollout) or roll back (201 with new rollouts)."""
