@@ -196,6 +196,10 @@ class AcceleratorRequest(TimestampMixin, Base):
     attach_handle_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("attach_handles.id", ondelete="SET NULL"), index=True
     )
+    # Program at bind: the bitstream job this BindStarted ARQ waits for (it holds its handle
+    # meanwhile), and why a bind failed (shown from microversion 2.5).
+    program_job_uuid: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    error: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class FirmwareComponent(TimestampMixin, Base):
@@ -237,6 +241,10 @@ class FirmwareImage(TimestampMixin, Base):
     device_ids: Mapped[str] = mapped_column(sa.Text, default="[]")
     models: Mapped[str] = mapped_column(sa.Text, default="[]")
     min_version: Mapped[str | None] = mapped_column(sa.String(64))
+    # Bitstreams: the function they provide (a profile's accel:function_id) and the PR
+    # interface ids of the regions they fit (JSON list; empty: any).
+    function_id: Mapped[str | None] = mapped_column(sa.String(255))
+    pr_interface_ids: Mapped[str | None] = mapped_column(sa.Text, default="[]")
     # The operator's expected sha256 until upload, then the verified one.
     sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     size: Mapped[int | None] = mapped_column(sa.BigInteger)

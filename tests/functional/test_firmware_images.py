@@ -51,6 +51,8 @@ def test_register_upload_download(client, conf):
         "device_ids": ["2330"],
         "models": ["H100 SXM5"],
         "min_version": "96.00.10",
+        "function_id": None,
+        "pr_interface_ids": [],
     }
     assert image["sha256"] == SHA
     assert image["size"] is None
@@ -359,3 +361,33 @@ def test_require_signed_without_keys(db, tmp_path):
     result = _upload(client, base64.b64encode(b"x" * 64).decode())
     assert result.status_code == 400
     assert "no trusted key is configured" in message(result)
+
+
+def test_a_bitstream_names_its_function_and_pr_regions(client):
+    image = register(
+        client,
+        name="afu",
+        vendor="8086",
+        component="bitstream",
+        version="d8424dc4-a4a3-c413-f89e-433683f9040b",
+        device_ids=["bcce"],
+        compatibility={"function_id": "nlb0", "pr_interface_ids": ["a", "b"]},
+    )
+    assert image["compatibility"]["function_id"] == "nlb0"
+    assert image["compatibility"]["pr_interface_ids"] == ["a", "b"]
+    shown = client.simulate_get(f"/v2/firmware_images/{image['uuid']}", headers=V24)
+    assert shown.json["compatibility"] == image["compatibility"]
+
+
+def test_function_and_pr_ids_are_refused_on_other_components(client):
+    body = {
+        "name": "v",
+        "vendor": "10de",
+        "component": "vbios",
+        "version": "1.0",
+        "device_ids": ["2330"],
+        "function_id": "nlb0",
+    }
+    result = client.simulate_post("/v2/firmware_images", json=body, headers=V24)
+    assert result.status_code == 400
+    assert "function_id describe bitstreams" in message(result)

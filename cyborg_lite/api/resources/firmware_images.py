@@ -24,6 +24,7 @@ from cyborg_lite.db import rollouts as db_rollouts
 from cyborg_lite.firmware import signing, store
 
 VERSION = (2, 4)
+BITSTREAM = "bitstream"
 LIST_PARAMS = (*db_images.FILTERS, "limit", "marker")
 
 
@@ -39,6 +40,8 @@ def serialize(image: models.FirmwareImage, base: str) -> dict[str, Any]:
             "device_ids": json.loads(image.device_ids),
             "models": json.loads(image.models),
             "min_version": image.min_version,
+            "function_id": image.function_id,
+            "pr_interface_ids": json.loads(image.pr_interface_ids or "[]"),
         },
         "sha256": image.sha256,
         "size": image.size,
@@ -61,7 +64,7 @@ def normalise(body: dict[str, Any]) -> dict[str, Any]:
     ids lower-case without ``0x``. At least one of device_ids and models is required, so an
     image can never target "everything"."""
     compat = dict(body.get("compatibility") or {})
-    for key in ("device_ids", "models", "min_version"):
+    for key in ("device_ids", "models", "min_version", "function_id", "pr_interface_ids"):
         if key in body:
             compat.setdefault(key, body[key])
     device_ids = [d.lower().removeprefix("0x") for d in compat.get("device_ids", [])]
@@ -69,6 +72,12 @@ def normalise(body: dict[str, Any]) -> dict[str, Any]:
     if not device_ids and not board_models:
         raise exception.Invalid(
             "An image needs compatibility: 'device_ids' (PCI device ids) and/or 'models'."
+        )
+    bitstream_only = [k for k in ("function_id", "pr_interface_ids") if compat.get(k)]
+    if bitstream_only and body["component"] != BITSTREAM:
+        raise exception.Invalid(
+            f"{' and '.join(bitstream_only)} describe bitstreams; this image's component is "
+            f"{body['component']!r}, not {BITSTREAM!r}."
         )
     return {
         "name": body["name"],
@@ -78,6 +87,8 @@ def normalise(body: dict[str, Any]) -> dict[str, Any]:
         "device_ids": device_ids,
         "board_models": board_models,
         "min_version": compat.get("min_version"),
+        "function_id": compat.get("function_id"),
+        "pr_interface_ids": list(compat.get("pr_interface_ids", [])),
         "sha256": body["sha256"].lower() if body.get("sha256") else None,
         "signature": body.get("signature"),
     }

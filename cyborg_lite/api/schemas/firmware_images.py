@@ -16,6 +16,25 @@ _COMPAT_PROPS: dict[str, Any] = {
         "uniqueItems": True,
     },
     "min_version": VERSION,
+    # Bitstreams only: the function the image provides (Intel: the AFU id; a profile's
+    # accel:function_id matches it) and the PR interface ids of the regions it fits.
+    "function_id": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[A-Za-z0-9._:-]+$",
+    },
+    "pr_interface_ids": {
+        "type": "array",
+        "items": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "pattern": "^[A-Za-z0-9._:-]+$",
+        },
+        "maxItems": 64,
+        "uniqueItems": True,
+    },
 }
 
 CREATE: dict[str, Any] = {
