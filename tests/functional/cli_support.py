@@ -29,8 +29,9 @@ V24 = {"OpenStack-API-Version": "accelerator 2.4"}
 
 
 @contextlib.contextmanager
-def running_aio(folder: Path) -> Iterator[str]:
-    """Serve the all-in-one from ``folder``; yields its base URL once the fleet reported."""
+def running_aio(folder: Path, extra_conf: str = "") -> Iterator[str]:
+    """Serve the all-in-one from ``folder``; yields its base URL once the fleet reported.
+    ``extra_conf`` is appended to its configuration file (e.g. a ``[nova]`` section)."""
     port = free_port()
     conf = folder / "aio.conf"
     conf.write_text(
@@ -39,7 +40,7 @@ def running_aio(folder: Path) -> Iterator[str]:
         f"[aio]\nsimulated_hosts = {SIMULATED_HOSTS}\nlocal_agent = false\n"
         # Agents fetch images from the API, which is not on its default port here.
         f"[agent]\napi_endpoint = http://127.0.0.1:{port}\n"
-        "[simulated]\nflash_seconds = 0.1\n"
+        "[simulated]\nflash_seconds = 0.1\n" + extra_conf
     )
     log = (folder / "aio.log").open("ab")
     proc = subprocess.Popen(
