@@ -11,8 +11,17 @@ A flashed component whose activation is ``live`` or ``reset`` runs the new versi
 agent resets the device as part of the flash); ``reboot`` and ``power_cycle`` leave it pending
 until the driver next starts, which is when a real host would have rebooted.
 
+FPGA cards also carry a ``bitstream`` component (the function loaded in the PR region:
+``none`` until one is loaded, ``live`` activation), and their deployable shows what is loaded
+as the real drivers read it back: ``CUSTOM_FPGA_FUNCTION_ID_INTEL_<F>`` (the AFU id, as
+``fpga_intel`` reports it) or ``CUSTOM_FPGA_FUNCTION_ID_XILINX_<F>`` (the real ``fpga_xilinx``
+has no function trait; this is the simulator's), where F is the image's ``function_id`` or else
+its version. Intel cards also report their PR region, ``CUSTOM_FPGA_REGION_INTEL_<PR id>``, with
+a fixed PR interface id per model, so bitstream images can be matched against it.
+
 Image files may start with a line ``CYBORG-LITE-SIMULATED-FIRMWARE component=C version=V``
-naming what they contain; any other file flashes as version ``sim-<first 12 hex of sha256>``.
+(bitstreams may add ``function_id=F``) naming what they contain; any other file flashes as its
+catalog version, else as ``sim-<first 12 hex of sha256>``.
 """
 
 from __future__ import annotations
@@ -32,13 +41,20 @@ from typing import Any, ClassVar
 import orjson
 from oslo_config import cfg
 
-from cyborg_lite.drivers import base
+from cyborg_lite.drivers import base, common
 
 # Device identities are uuid5 names in this namespace.
 NAMESPACE = uuid.UUID("7d0d6a51-3f7e-5b4e-9a43-6c1f0e2a9b10")
 IMAGE_HEADER = "CYBORG-LITE-SIMULATED-FIRMWARE"
 # Devices of one model sit on buses from this base, 16 buses per model in catalog order.
 _BUS_BASE = 0x10
+# What an FPGA with an empty PR region reports as its bitstream (the real drivers' "none").
+NO_BITSTREAM = "none"
+# The function trait's prefix per FPGA vendor. Intel's is fpga_intel's; the real fpga_xilinx
+# reports the xclbin only as an attribute, so the Xilinx name is this simulator's own.
+FUNCTION_TRAIT = {"8086": "FPGA_FUNCTION_ID_INTEL", "10ee": "FPGA_FUNCTION_ID_XILINX"}
+# Each FPGA's bitstream: (component, initial version, updatable, activation).
+_BITSTREAM = ("bitstream", NO_BITSTREAM, True, "live")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +70,8 @@ class Model:
     traits: tuple[str, ...]
     # (component, initial version, updatable, activation)
     firmware: tuple[tuple[str, str, bool, str], ...]
+    # The PR region's interface id (Intel FPGAs): a bitstream must be built against it.
+    pr_interface_id: str | None = None
 
 
 def _nvidia(pid: str, name: str, vbios: str) -> Model:
@@ -96,7 +114,12 @@ CATALOG: dict[str, Model] = {
         "Processing accelerators",
         "FPGA",
         ("CUSTOM_FPGA_INTEL", "CUSTOM_FPGA_INTEL_N6001"),
-        (("fpga_shell", "ofs-2024.2-1", True, "reset"), ("fpga_bmc", "3.15.2", True, "reboot")),
+        (
+            ("fpga_shell", "ofs-2024.2-1", True, "reset"),
+            ("fpga_bmc", "3.15.2", True, "reboot"),
+            _BITSTREAM,
+        ),
+        pr_interface_id="eea1ca1a-5ae6-5f74-9bf0-75918177817c",
     ),
     "intel-pac-a10": Model(
         "FPGA",
@@ -106,7 +129,12 @@ CATALOG: dict[str, Model] = {
         "Processing accelerators",
         "FPGA",
         ("CUSTOM_FPGA_INTEL", "CUSTOM_FPGA_INTEL_PAC_ARRIA10"),
-        (("fpga_shell", "1.2.1", True, "reset"), ("fpga_bmc", "26.0.0", True, "reboot")),
+        (
+            ("fpga_shell", "1.2.1", True, "reset"),
+            ("fpga_bmc", "26.0.0", True, "reboot"),
+            _BITSTREAM,
+        ),
+        pr_interface_id="6af436ce-9527-5ccc-9ee1-f81a2ad9e122",
     ),
     "xilinx-u280": Model(
         "FPGA",
@@ -116,7 +144,11 @@ CATALOG: dict[str, Model] = {
         "Processing accelerators",
         "FPGA",
         ("CUSTOM_FPGA_XILINX", "CUSTOM_FPGA_PRODUCT_ID_500C"),
-        (("fpga_shell", "1.0.202210", True, "reset"), ("fpga_bmc", "4.3.27", True, "reboot")),
+        (
+            ("fpga_shell", "1.0.202210", True, "reset"),
+            ("fpga_bmc", "4.3.27", True, "reboot"),
+            _BITSTREAM,
+        ),
     ),
     "xilinx-u250": Model(
         "FPGA",
@@ -126,7 +158,11 @@ CATALOG: dict[str, Model] = {
         "Processing accelerators",
         "FPGA",
         ("CUSTOM_FPGA_XILINX", "CUSTOM_FPGA_PRODUCT_ID_5004"),
-        (("fpga_shell", "1.0.202210", True, "reset"), ("fpga_bmc", "4.3.27", True, "reboot")),
+        (
+            ("fpga_shell", "1.0.202210", True, "reset"),
+            ("fpga_bmc", "4.3.27", True, "reboot"),
+            _BITSTREAM,
+        ),
     ),
 }
 # 16 buses of 32 slots per model.
@@ -226,6 +262,7 @@ class SimulatedDriver(base.Driver):
         vendor_info = {"serial": f"SIM{serial}", "simulated": "true"}
         if model.vendor == "10de":
             vendor_info["uuid"] = f"GPU-{stable_id}"
+        traits, attributes = _region(model, fw_state.get("bitstream"))
         return base.Device(
             stable_id=stable_id,
             type=model.type,
@@ -240,8 +277,9 @@ class SimulatedDriver(base.Driver):
                 base.Deployable(
                     name=f"{key}-{n}",
                     resource_class=model.resource_class,
-                    traits=model.traits,
+                    traits=traits,
                     attach_handles=(base.AttachHandle("PCI", address),),
+                    attributes=attributes,
                 ),
             ),
             firmware=tuple(firmware),
@@ -298,13 +336,14 @@ class SimulatedDriver(base.Driver):
         started = self._now()
         current = next((f for f in device.firmware if f.component == component), None)
         old = current.version if current else None
-        sha256, image_version, image_component = "", None, None
+        sha256, image_version = "", None
         try:
-            sha256, image_version, image_component = _read_image(image_path, expected_version)
+            image = _read_image(image_path, expected_version)
         except OSError as err:
             result = base.FlashResult(False, error_code="unknown", message=f"image: {err}")
         else:
-            result = self._write(device, current, image_component, image_version, timeout)
+            sha256, image_version = image.sha256, image.version
+            result = self._write(device, current, image, timeout)
         entry = {
             "host": self.host,
             "device": device.stable_id,
@@ -328,15 +367,14 @@ class SimulatedDriver(base.Driver):
         self,
         device: base.Device,
         current: base.FirmwareComponent | None,
-        image_component: str | None,
-        image_version: str | None,
+        image: _Image,
         timeout: float,
     ) -> base.FlashResult:
-        if current is None or (image_component and image_component != current.component):
+        if current is None or (image.component and image.component != current.component):
             return base.FlashResult(
                 False,
                 error_code="incompatible-image",
-                message=f"image is for {image_component!r}, not {current and current.component!r}",
+                message=f"image is for {image.component!r}, not {current and current.component!r}",
             )
         if not current.updatable:
             return base.FlashResult(
@@ -348,10 +386,11 @@ class SimulatedDriver(base.Driver):
             return base.FlashResult(False, error_code="timeout", message=f"over {timeout}s")
         self._sleep(seconds)
         if self._rng.random() < float(self.conf.simulated.flash_failure_rate):
+            # Nothing reaches the state: a failed bitstream load keeps the old function too.
             return base.FlashResult(
                 False, version=current.version, error_code="hw-error", message="injected failure"
             )
-        assert image_version is not None
+        image_version = image.version
         immediate = current.activation in ("live", "reset")
         with self._lock:
             state = self._load_state()
@@ -362,6 +401,10 @@ class SimulatedDriver(base.Driver):
                 entry["version"], entry["pending_version"] = image_version, None
             else:
                 entry["pending_version"] = image_version
+            if current.component == "bitstream":
+                # Replaced, not merged: a bitstream without a function_id is known by its
+                # version, never by the function of the one it replaced.
+                entry["function_id"] = image.function_id
             self._save_state(state)
         return base.FlashResult(
             True,
@@ -370,8 +413,49 @@ class SimulatedDriver(base.Driver):
         )
 
 
-def _read_image(path: str, expected_version: str | None = None) -> tuple[str, str, str | None]:
-    """``(sha256, version, component or None)`` of an image file."""
+def _function(bitstream: dict[str, Any] | None) -> str | None:
+    """The function a bitstream state entry has loaded: its ``function_id``, else its
+    version; None while the PR region is empty."""
+    if not bitstream or bitstream.get("version", NO_BITSTREAM) == NO_BITSTREAM:
+        return None
+    function: str = bitstream.get("function_id") or bitstream["version"]
+    return function
+
+
+def _region(
+    model: Model, bitstream: dict[str, Any] | None
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """A deployable's traits and attributes: the model's, then, as fpga_intel reports them,
+    the PR region and the loaded function (the attributes named as the real drivers name
+    them: ``pr_interface_id`` and ``afu_id`` for Intel, ``xclbin_uuid`` for Xilinx)."""
+    traits = list(model.traits)
+    attributes: dict[str, str] = {}
+    if model.pr_interface_id:
+        traits.append(common.trait("FPGA_REGION_INTEL", model.pr_interface_id))
+        attributes["pr_interface_id"] = model.pr_interface_id
+    function = _function(bitstream)
+    prefix = FUNCTION_TRAIT.get(model.vendor)
+    if function is not None and prefix and bitstream is not None:
+        traits.append(common.trait(prefix, function))
+        if model.vendor == "8086":
+            attributes["afu_id"] = function  # the AFU id is what names an Intel function
+        else:
+            attributes["xclbin_uuid"] = bitstream["version"]
+    return tuple(traits), attributes
+
+
+@dataclasses.dataclass(frozen=True)
+class _Image:
+    """What an image file says it is."""
+
+    sha256: str
+    version: str
+    component: str | None = None  # from the header line; None: fits any component
+    function_id: str | None = None  # a bitstream's function, from the header line
+
+
+def _read_image(path: str, expected_version: str | None = None) -> _Image:
+    """What the image file at ``path`` contains (its header line, else its catalog version)."""
     digest = hashlib.sha256()
     first = b""
     with open(path, "rb") as f:
@@ -384,5 +468,7 @@ def _read_image(path: str, expected_version: str | None = None) -> tuple[str, st
     if line.startswith(IMAGE_HEADER):
         fields = dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
         if "version" in fields:
-            return sha, fields["version"], fields.get("component")
-    return sha, expected_version or f"sim-{sha[:12]}", None
+            return _Image(
+                sha, fields["version"], fields.get("component"), fields.get("function_id") or None
+            )
+    return _Image(sha, expected_version or f"sim-{sha[:12]}")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import uuid
 
 import pytest
 
-from cyborg_lite.drivers import base
-from cyborg_lite.drivers.simulated import IMAGE_HEADER, SimulatedDriver, parse_fleet
+from cyborg_lite.drivers import base, common
+from cyborg_lite.drivers.simulated import CATALOG, IMAGE_HEADER, SimulatedDriver, parse_fleet
 from tests.conftest import make_test_conf
 
 
@@ -198,3 +199,123 @@ def test_image_without_header_flashes_as_its_digest(conf, tmp_path):
     result = d.flash(gpu, "vbios", str(path), timeout=60)
     assert result.ok
     assert result.version == "sim-" + hashlib.sha256(b"\x55\xaa" * 100).hexdigest()[:12]
+
+
+def bitstream(tmp_path, version, function_id=None, name="afu.gbs"):
+    extra = f" function_id={function_id}" if function_id else ""
+    path = tmp_path / name
+    path.write_bytes(f"{IMAGE_HEADER} component=bitstream version={version}{extra}\n".encode())
+    return str(path)
+
+
+def one(d, model):
+    return by_model(d.discover())[model][0]
+
+
+def rediscovered(d, device):
+    return {x.stable_id: x for x in d.discover()}[device.stable_id]
+
+
+def function_traits(device):
+    return [t for t in device.deployables[0].traits if "_FUNCTION_ID_" in t]
+
+
+def test_every_fpga_has_an_empty_live_bitstream_and_intel_ones_a_pr_region():
+    for key, model in CATALOG.items():
+        components = {c[0]: c[1:] for c in model.firmware}
+        if model.type != "FPGA":
+            assert "bitstream" not in components, key
+            assert model.pr_interface_id is None, key
+            continue
+        assert components["bitstream"] == ("none", True, "live"), key
+        if model.vendor == "8086":
+            assert str(uuid.UUID(model.pr_interface_id)) == model.pr_interface_id, key
+        else:
+            assert model.pr_interface_id is None, key
+    ids = [m.pr_interface_id for m in CATALOG.values() if m.pr_interface_id]
+    assert len(ids) == len(set(ids)) == 2  # one per Intel model, none shared
+
+
+def test_an_empty_fpga_reports_its_region_but_no_function(conf):
+    d = driver(conf)
+    intel = one(d, "Intel FPGA SmartNIC N6001-PL")
+    pr_id = CATALOG["intel-n6001"].pr_interface_id
+    assert {f.component: f.version for f in intel.firmware}["bitstream"] == "none"
+    (dep,) = intel.deployables
+    # Named as fpga_intel names it, from the same parts.
+    region = common.trait("FPGA_REGION_INTEL", pr_id)
+    assert region == "CUSTOM_FPGA_REGION_INTEL_" + pr_id.upper().replace("-", "_")
+    assert dep.traits == ("CUSTOM_FPGA_INTEL", "CUSTOM_FPGA_INTEL_N6001", region)
+    assert dep.attributes == {"pr_interface_id": pr_id}
+    xilinx = one(d, "Xilinx Alveo U280")
+    assert {f.component: f.version for f in xilinx.firmware}["bitstream"] == "none"
+    assert xilinx.deployables[0].attributes == {}
+    assert base.from_dict(base.to_dict(intel)) == intel
+
+
+def test_intel_load_reports_the_header_function_and_survives_a_restart(conf, tmp_path):
+    d = driver(conf)
+    intel = one(d, "Intel FPGA SmartNIC N6001-PL")
+    afu = "d8424dc4-a4a3-c413-f89e-433683f9040b"
+    result = d.flash(intel, "bitstream", bitstream(tmp_path, "nlb-1.2", afu), timeout=60)
+    assert (result.ok, result.version, result.activation_pending) == (True, "nlb-1.2", False)
+    trait = "CUSTOM_FPGA_FUNCTION_ID_INTEL_D8424DC4_A4A3_C413_F89E_433683F9040B"
+    assert common.trait("FPGA_FUNCTION_ID_INTEL", afu) == trait
+    for seen in (rediscovered(d, intel), rediscovered(driver(conf), intel)):  # restart too
+        assert {f.component: f.version for f in seen.firmware}["bitstream"] == "nlb-1.2"
+        (dep,) = seen.deployables
+        assert dep.traits[-1] == trait
+        assert dep.traits[:-1] == intel.deployables[0].traits  # the region stays
+        assert dep.attributes["afu_id"] == afu
+    with open(d.state_file, encoding="utf-8") as f:
+        saved = json.load(f)["devices"][intel.stable_id]["bitstream"]
+    assert (saved["version"], saved["function_id"]) == ("nlb-1.2", afu)
+
+
+def test_xilinx_load_without_a_function_id_is_known_by_its_version(conf, tmp_path):
+    d = driver(conf)
+    xilinx = one(d, "Xilinx Alveo U280")
+    xclbin = "4f3a1e0c-1111-4a2b-9c3d-0123456789ab"
+    assert d.flash(xilinx, "bitstream", bitstream(tmp_path, xclbin), timeout=60).ok
+    (dep,) = rediscovered(d, xilinx).deployables
+    assert dep.traits == (
+        "CUSTOM_FPGA_XILINX",
+        "CUSTOM_FPGA_PRODUCT_ID_500C",
+        "CUSTOM_FPGA_FUNCTION_ID_XILINX_4F3A1E0C_1111_4A2B_9C3D_0123456789AB",
+    )
+    assert dep.attributes == {"xclbin_uuid": xclbin}
+
+
+def test_a_later_load_replaces_the_function_rather_than_inheriting_it(conf, tmp_path):
+    conf.set_override("devices", ["intel-pac-a10:1"], "simulated")
+    d = driver(conf)
+    intel = one(d, "Intel PAC Arria 10 GX")
+    assert d.flash(intel, "bitstream", bitstream(tmp_path, "v1", "dma-afu"), timeout=60).ok
+    assert function_traits(rediscovered(d, intel)) == ["CUSTOM_FPGA_FUNCTION_ID_INTEL_DMA_AFU"]
+    assert d.flash(intel, "bitstream", bitstream(tmp_path, "v2", name="b.gbs"), timeout=60).ok
+    assert function_traits(rediscovered(d, intel)) == ["CUSTOM_FPGA_FUNCTION_ID_INTEL_V2"]
+    # Back to an empty region: no function at all.
+    assert d.flash(intel, "bitstream", bitstream(tmp_path, "none", name="c.gbs"), timeout=60).ok
+    assert function_traits(rediscovered(d, intel)) == []
+
+
+def test_a_failed_load_keeps_the_old_function(conf, tmp_path):
+    d = driver(conf)
+    intel = one(d, "Intel FPGA SmartNIC N6001-PL")
+    assert d.flash(intel, "bitstream", bitstream(tmp_path, "v1", "fn-a"), timeout=60).ok
+    before = rediscovered(d, intel)
+    conf.set_override("flash_failure_rate", 1.0, group="simulated")
+    result = d.flash(before, "bitstream", bitstream(tmp_path, "v2", "fn-b", "b.gbs"), timeout=60)
+    assert (result.ok, result.error_code, result.version) == (False, "hw-error", "v1")
+    after = rediscovered(driver(conf), intel)
+    assert {f.component: f.version for f in after.firmware}["bitstream"] == "v1"
+    assert function_traits(after) == ["CUSTOM_FPGA_FUNCTION_ID_INTEL_FN_A"]
+    assert after.deployables == before.deployables
+
+
+def test_a_shell_image_is_not_a_bitstream(conf, tmp_path):
+    d = driver(conf)
+    intel = one(d, "Intel FPGA SmartNIC N6001-PL")
+    result = d.flash(intel, "bitstream", image(tmp_path, "fpga_shell", "ofs-2"), timeout=60)
+    assert (result.ok, result.error_code) == (False, "incompatible-image")
+    assert function_traits(rediscovered(d, intel)) == []
