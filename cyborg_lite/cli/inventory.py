@@ -1,12 +1,18 @@
-"""``openstack accelerator host|device|deployable ...``: the inventory as agents report it."""
+"""``openstack accelerator host|device|deployable ...``: the inventory as agents report it,
+and ``deployable program``, which loads a bitstream image into an FPGA deployable."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from cyborg_lite.cli import common
+from osc_lib import exceptions
+
+from cyborg_lite.cli import client, common, firmware_images, progress, rollouts
+from cyborg_lite.firmware import states
 
 
 class ListHost(common.ResourceList):
@@ -146,3 +152,98 @@ class ShowDeployable(common.ResourceShow):
     path = "/deployables/{}"
     argument = "deployable"
     argument_help = "The deployable's uuid"
+
+
+def find_deployable(api: client.Client, ref: str) -> str:
+    """The uuid of the deployable ``ref`` names: a uuid as is, else a unique deployable name.
+
+    The API has no name filter for deployables, so names are matched here, over every page.
+    """
+    if common.is_uuid(ref):
+        return ref
+    found = [d for d in api.list_all("/deployables", "deployables") if d.get("name") == ref]
+    if len(found) != 1:
+        raise exceptions.CommandError(
+            f"No deployable is named {ref!r}."
+            if not found
+            else f"{len(found)} deployables are named {ref!r}; give a uuid."
+        )
+    uuid: str = found[0]["uuid"]
+    return uuid
+
+
+def program_patch(image_uuid: str) -> list[dict[str, Any]]:
+    """Cyborg's program patch for one image."""
+    return [{"path": "/program", "op": "replace", "value": [{"image_uuid": image_uuid}]}]
+
+
+def program_job(api: client.Client, accepted: dict[str, Any]) -> dict[str, Any]:
+    """The job behind a 202 program answer, as its rollout's jobs list shows it now."""
+    path = f"/firmware_rollouts/{accepted['rollout_uuid']}/jobs"
+    jobs = api.get(path, minimum=common.V24)["jobs"]
+    job = next((j for j in jobs if j.get("uuid") == accepted["job_uuid"]), None)
+    if job is None:
+        raise exceptions.CommandError(
+            f"Rollout {accepted['rollout_uuid']} does not list job {accepted['job_uuid']}."
+        )
+    found: dict[str, Any] = job
+    return found
+
+
+class ProgramDeployable(common.ShowOne):
+    """Program an FPGA deployable with a bitstream image; waits for the load unless --no-wait.
+
+    The API answers at once when the load finished within its [api] program_timeout;
+    otherwise the job goes on in the background and this command follows it.
+    """
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        """The deployable, the image, and whether to wait."""
+        parser: argparse.ArgumentParser = super().get_parser(prog_name)
+        parser.add_argument(
+            "deployable", metavar="<deployable>", help="The deployable's uuid or name"
+        )
+        parser.add_argument(
+            "image", metavar="<image>", help="The bitstream firmware image's uuid or name"
+        )
+        rollouts.add_wait_options(
+            parser,
+            "--no-wait",
+            "When the API is still loading, print the job and rollout uuids and return",
+        )
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
+        """PATCH the program request; show the deployable once it runs the image."""
+        if parsed_args.interval <= 0:
+            raise exceptions.CommandError("--interval must be more than 0 seconds.")
+        started = time.monotonic()  # the user waits from here, the API's own wait included
+        api = common.api(self)
+        dep_uuid = find_deployable(api, parsed_args.deployable)
+        image_uuid = firmware_images.find_image(api, parsed_args.image)
+        resp = api.request(
+            "PATCH", f"/deployables/{dep_uuid}/program", body=program_patch(image_uuid)
+        )
+        body: dict[str, Any] = resp.json() if resp.content else {}
+        if resp.status_code != 202:
+            # Loaded within the API's wait (or a server that programs synchronously, as
+            # Cyborg does): the answer is the deployable.
+            return common.show(body or api.get(f"/deployables/{dep_uuid}"))
+        if parsed_args.no_wait:
+            return ("job_uuid", "rollout_uuid"), (body["job_uuid"], body["rollout_uuid"])
+        job = progress.follow_job(
+            lambda: program_job(api, body),
+            sys.stderr,  # stdout carries only the deployable, so -f json stays parseable
+            f"Programming {dep_uuid}",
+            interval=parsed_args.interval,
+            started=started,
+            sleep=time.sleep,
+        )
+        if job["state"] != states.SUCCEEDED:
+            raise exceptions.CommandError(
+                f"Programming deployable {dep_uuid} with image {image_uuid} ended "
+                f"{job['state']}: {job.get('error_code') or 'no error code'}: "
+                f"{job.get('error') or 'no error given'} (job {job['uuid']}, rollout "
+                f"{body['rollout_uuid']})"
+            )
+        return common.show(api.get(f"/deployables/{dep_uuid}"))

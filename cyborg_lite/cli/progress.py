@@ -2,7 +2,8 @@
 
 On a terminal the view (a bar per wave and overall, counts by job state, ETA) is redrawn in
 place; otherwise one summary line is printed each time the counts or the state change, so a
-log file gets a readable history instead of escape codes.
+log file gets a readable history instead of escape codes. A single job (a deployable being
+programmed) is followed the same way, as one line.
 """
 
 from __future__ import annotations
@@ -130,4 +131,47 @@ def watch(
         out.flush()
         if rollout["state"] in ENDED:
             return rollout
+        sleep(interval)
+
+
+def job_line(label: str, job: Mapping[str, Any], elapsed: float) -> str:
+    """``Programming <deployable>: flashing, 12s``, with the error code once it has one."""
+    text = f"{label}: {job['state']}, {int(elapsed)}s"
+    if job.get("error_code"):
+        text += f" ({job['error_code']})"
+    return text
+
+
+def follow_job(
+    fetch: Callable[[], dict[str, Any]],
+    out: IO[str],
+    label: str,
+    *,
+    interval: float = 2.0,
+    started: float | None = None,
+    tty: bool | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Poll ``fetch`` (one job) every ``interval`` seconds until the job is terminal; returns
+    it. One line of progress on ``out``, seconds counted from ``started`` (default: now):
+    redrawn in place on a terminal, else printed again only when the state changes (the
+    seconds alone would make a log line per poll)."""
+    redraw = out.isatty() if tty is None else tty
+    begin = clock() if started is None else started
+    last = None
+    while True:
+        job = fetch()
+        line = job_line(label, job, clock() - begin)
+        if redraw:
+            out.write("\r\x1b[K" + line)
+        elif (job["state"], job.get("error_code")) != last:
+            out.write(line + "\n")
+            last = (job["state"], job.get("error_code"))
+        finished = job["state"] in states.TERMINAL
+        if redraw and finished:
+            out.write("\n")  # leave the final line, and the cursor below it
+        out.flush()
+        if finished:
+            return job
         sleep(interval)

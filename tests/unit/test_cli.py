@@ -1,4 +1,5 @@
-"""The CLI plugin's pure parts: progress rendering and the watch loop, transfers, parsing."""
+"""The CLI plugin's pure parts: progress rendering and the watch loop, transfers, parsing;
+and ``deployable program`` against a scripted sequence of HTTP answers."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import argparse
 import hashlib
 import io
 import json
+import types
 
 import pytest
 import requests
 from osc_lib import exceptions
 
-from cyborg_lite.cli import client, plugin, progress, scheduling, transfer
+from cyborg_lite.cli import client, inventory, plugin, progress, scheduling, transfer
 
 
 def rollout(state="running", **extra):
@@ -208,3 +210,159 @@ def test_parse_group():
     }
     with pytest.raises(exceptions.CommandError, match="KEY=VALUE"):
         scheduling.parse_group("resources:FPGA")
+
+
+DEP = "7b0f3f5e-3c5b-4f59-8d3f-2d1c0a9e8b71"
+IMAGE = "c1f8a0d2-6a47-4b1e-9a53-0f2e4b7d9c10"
+JOB = "0e2d4c6b-8a19-4f3e-b5d7-c9a1e3f5b7d9"
+ROLLOUT = "5a7c9e1b-3d5f-4a8c-9e0b-2c4d6f8a0b1c"
+PROGRAM = f"/deployables/{DEP}/program"
+JOBS = f"/firmware_rollouts/{ROLLOUT}/jobs"
+
+
+def deployable(**extra):
+    return {"uuid": DEP, "name": "sim-host-01_intel-n6001-0", "links": [{"href": "x"}], **extra}
+
+
+def job(state, **extra):
+    return {"uuid": JOB, "state": state, "error_code": None, "error": None, **extra}
+
+
+class Adapter:
+    """keystoneauth's adapter as the client calls it, answering from a script of
+    ``(method, path, response)`` and recording what was sent."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.sent = []
+        self.params = []
+
+    def request(self, url, method, **kwargs):
+        method_, url_, resp = self.script.pop(0)
+        assert (method, url) == (method_, url_)
+        self.sent.append((method, url, kwargs.get("json"), kwargs["headers"]))
+        self.params.append(kwargs.get("params"))
+        return resp
+
+
+def program(script, *argv, monkeypatch=None):
+    """Run ``deployable program`` with ``argv``; (result, adapter, sleeps)."""
+    api = client.Client.__new__(client.Client)
+    api.version = None
+    api._adapter = Adapter(script)
+    app = types.SimpleNamespace(client_manager=types.SimpleNamespace(cyborg_lite=api))
+    cmd = inventory.ProgramDeployable(app, None)
+    parsed = cmd.get_parser("openstack accelerator deployable program").parse_args(list(argv))
+    slept = []
+    if monkeypatch is not None:
+        monkeypatch.setattr(inventory.time, "sleep", slept.append)
+    return cmd.take_action(parsed), api._adapter, slept
+
+
+def test_program_sends_the_patch_and_shows_the_deployable_on_200():
+    script = [
+        ("GET", "/deployables", response(200, {"deployables": [deployable(), {"uuid": "o"}]})),
+        ("GET", "/firmware_images", response(200, {"firmware_images": [{"uuid": IMAGE}]})),
+        ("PATCH", PROGRAM, response(200, deployable(bitstream_id=IMAGE))),
+    ]
+    (names, values), sent, _ = program(script, "sim-host-01_intel-n6001-0", "nlb-afu")
+    assert sent.script == []
+    _, _, body, headers = sent.sent[-1]
+    assert sent.params[1] == {"name": "nlb-afu", "limit": client.PAGE_SIZE}  # images by name
+    assert body == [{"path": "/program", "op": "replace", "value": [{"image_uuid": IMAGE}]}]
+    assert headers["OpenStack-API-Version"] == "accelerator 2.4"
+    assert dict(zip(names, values, strict=True)) == {
+        "uuid": DEP,
+        "name": "sim-host-01_intel-n6001-0",
+        "bitstream_id": IMAGE,
+    }
+
+
+def test_program_follows_the_job_after_202_until_it_succeeds(monkeypatch, capsys):
+    accepted = {"job_uuid": JOB, "rollout_uuid": ROLLOUT, "links": []}
+    script = [
+        ("PATCH", PROGRAM, response(202, accepted)),
+        ("GET", JOBS, response(200, {"jobs": [job("dispatched")]})),
+        ("GET", JOBS, response(200, {"jobs": [job("flashing")]})),
+        ("GET", JOBS, response(200, {"jobs": [job("flashing")]})),  # no change: no new line
+        ("GET", JOBS, response(200, {"jobs": [job("succeeded")]})),
+        ("GET", f"/deployables/{DEP}", response(200, deployable(bitstream_id=IMAGE))),
+    ]
+    (names, values), sent, slept = program(
+        script, DEP, IMAGE, "--interval", "0.5", monkeypatch=monkeypatch
+    )
+    assert sent.script == []
+    assert slept == [0.5, 0.5, 0.5]
+    # The jobs list is asked at 2.4 whatever the PATCH needed.
+    assert {h["OpenStack-API-Version"] for m, u, _, h in sent.sent if u == JOBS} == {
+        "accelerator 2.4"
+    }
+    err = capsys.readouterr()
+    assert err.out == ""
+    lines = err.err.splitlines()
+    assert [line.split(",")[0] for line in lines] == [
+        f"Programming {DEP}: dispatched",
+        f"Programming {DEP}: flashing",
+        f"Programming {DEP}: succeeded",
+    ]
+    assert all(line.endswith("s") for line in lines)  # with the seconds elapsed
+    assert dict(zip(names, values, strict=True))["bitstream_id"] == IMAGE
+
+
+def test_program_exits_with_the_jobs_error_when_the_load_fails(monkeypatch):
+    failed = job("failed", error_code="incompatible-image", error="PR interface id mismatch")
+    script = [
+        ("PATCH", PROGRAM, response(202, {"job_uuid": JOB, "rollout_uuid": ROLLOUT})),
+        ("GET", JOBS, response(200, {"jobs": [job("flashing"), job("x", uuid="other")]})),
+        ("GET", JOBS, response(200, {"jobs": [failed]})),
+    ]
+    with pytest.raises(exceptions.CommandError) as err:
+        program(script, DEP, IMAGE, monkeypatch=monkeypatch)
+    text = str(err.value)
+    assert "ended failed: incompatible-image: PR interface id mismatch" in text
+    assert JOB in text
+    assert ROLLOUT in text
+
+
+def test_program_no_wait_prints_the_job_and_rollout():
+    script = [("PATCH", PROGRAM, response(202, {"job_uuid": JOB, "rollout_uuid": ROLLOUT}))]
+    (names, values), sent, _ = program(script, DEP, IMAGE, "--no-wait")
+    assert (names, values) == (("job_uuid", "rollout_uuid"), (JOB, ROLLOUT))
+    assert len(sent.sent) == 1
+
+
+def test_program_refusal_carries_the_apis_message():
+    refusal = {"error_message": json.dumps({"faultstring": "Load failed: hw-error"})}
+    script = [("PATCH", PROGRAM, response(409, refusal))]
+    with pytest.raises(client.ApiError) as err:
+        program(script, DEP, IMAGE)
+    assert (err.value.status, err.value.api_message) == (409, "Load failed: hw-error")
+
+
+@pytest.mark.parametrize(
+    ("listed", "message"),
+    [([], "No deployable is named 'fpga0'"), ([{"name": "fpga0", "uuid": DEP}] * 2, "2 deploy")],
+)
+def test_program_deployable_name_must_name_exactly_one(listed, message):
+    listed = [*listed, {"name": "fpga1", "uuid": "u1"}]
+    script = [("GET", "/deployables", response(200, {"deployables": listed}))]
+    with pytest.raises(exceptions.CommandError, match=message):
+        program(script, "fpga0", IMAGE)
+
+
+def test_program_refuses_a_non_positive_interval_before_sending_anything():
+    with pytest.raises(exceptions.CommandError, match="--interval"):
+        program([], DEP, IMAGE, "--interval", "0")
+
+
+def test_follow_job_redraws_one_line_on_a_terminal():
+    jobs = iter([job("draining"), job("failed", error_code="hw-error")])
+    now = iter([10.0, 13.4, 16.9])
+    out = Tty()
+    last = progress.follow_job(
+        lambda: next(jobs), out, "Programming d", sleep=lambda _: None, clock=lambda: next(now)
+    )
+    assert last["state"] == "failed"
+    assert out.getvalue() == (
+        "\r\x1b[KProgramming d: draining, 3s\r\x1b[KProgramming d: failed, 6s (hw-error)\n"
+    )
