@@ -20,6 +20,7 @@ VERSIONS: list[tuple[int, int]] = [
     (2, 3),  # Devices carry `status` (enabled | maintaining).
     (2, 4),  # cyborg-lite's additions: hosts (devices carry `host_state`), firmware images,
     #          device firmware, firmware rollouts.
+    (2, 5),  # ARQs carry `error`: why a bind failed (e.g. its bitstream did not load).
 ]
 
 MIN = VERSIONS[0]

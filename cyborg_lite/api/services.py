@@ -8,9 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from cyborg_lite.api.policy import Enforcer
 from cyborg_lite.db.engine import Database
+
+LOG = logging.getLogger(__name__)
 
 
 def _utcnow() -> dt.datetime:
@@ -39,3 +42,13 @@ class Services:
     def max_body(self) -> int:
         """The largest JSON body accepted."""
         return int(self.conf.api.max_request_body_bytes)
+
+    def wake_conductor(self, ctx: Any, rollout_uuid: str) -> None:
+        """Tell the conductor a rollout has work. The engine is event-driven, but a lost cast
+        is not fatal: the conductor also resumes unfinished rollouts at start and on a timer."""
+        if self.conductor is None:
+            return
+        try:
+            self.conductor.rollout_changed(ctx, rollout_uuid)
+        except Exception:  # the rollout is safely in SQL whatever the bus does
+            LOG.exception("Could not wake the conductor for rollout %s", rollout_uuid)

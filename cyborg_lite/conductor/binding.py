@@ -3,6 +3,11 @@
 The API calls these synchronously inside one transaction for now; a later change moves
 ``allocate`` behind the conductor (the API would then stop after ``start_bind``).
 
+Program at bind: an ARQ whose profile group names ``accel:bitstream_id`` or
+``accel:function_id`` claims its handle at once but stays ``BindStarted`` while its FPGA loads
+that bitstream (a one-device program rollout the conductor drives), unless the FPGA already
+runs it; the engine then ends it ``Bound`` or ``BindFailed`` (``finish_waiting``).
+
 Concurrency: every state change is a conditional update (``UPDATE ... WHERE state IN (...)``),
 so of two writers racing on one ARQ only one wins. A handle is claimed under a row lock
 (``FOR UPDATE SKIP LOCKED``, so concurrent binders take different free handles instead of
@@ -21,7 +26,11 @@ from sqlalchemy import orm
 
 from cyborg_lite import exception
 from cyborg_lite.db import arqs as db_arqs
+from cyborg_lite.db import device_profiles as db_profiles
 from cyborg_lite.db import models
+from cyborg_lite.db import programming as db_programming
+from cyborg_lite.firmware import programming
+from cyborg_lite.usecases import programs
 
 AR = models.AcceleratorRequest
 AH = models.AttachHandle
@@ -146,6 +155,8 @@ def start_bind(session: orm.Session, arq: models.AcceleratorRequest, target: Bin
         "hostname": target.hostname,
         "device_rp_uuid": target.device_rp_uuid,
         "instance_uuid": target.instance_uuid,
+        "error": None,
+        "program_job_uuid": None,
     }
     if target.project_id is not None:
         values["project_id"] = target.project_id
@@ -156,9 +167,18 @@ def start_bind(session: orm.Session, arq: models.AcceleratorRequest, target: Bin
         )
 
 
-def allocate(session: orm.Session, arq_id: int) -> str:
+def _no_handle(device_rp_uuid: str) -> str:
+    return (
+        f"No attach handle could be claimed on the deployable with resource provider "
+        f"{device_rp_uuid}: there is none, its device is in maintenance or being flashed, or "
+        "every handle is taken."
+    )
+
+
+def allocate(session: orm.Session, arq_id: int, *, hold: bool = False) -> str:
     """Give a ``BindStarted`` ARQ an attach handle: ``Bound``, or ``BindFailed`` when none can
-    be had. Returns the state the ARQ ends in."""
+    be had. With ``hold`` the ARQ keeps the handle but stays ``BindStarted`` (a load comes
+    first). Returns the state the ARQ ends in."""
     device_rp_uuid = session.scalar(
         sa.select(AR.device_rp_uuid).where(AR.id == arq_id, AR.state == db_arqs.BIND_STARTED)
     )
@@ -166,9 +186,23 @@ def allocate(session: orm.Session, arq_id: int) -> str:
         raise exception.ConcurrentUpdate(f"Accelerator request {arq_id} is no longer binding.")
     handle_id = claim_handle(session, device_rp_uuid)
     if handle_id is None:
-        if not transition(session, arq_id, db_arqs.BIND_FAILED):
+        if not transition(session, arq_id, db_arqs.BIND_FAILED, error=_no_handle(device_rp_uuid)):
             raise exception.ConcurrentUpdate()
         return db_arqs.BIND_FAILED
+    if hold:
+        held = session.execute(
+            sa.update(AR)
+            .where(
+                AR.id == arq_id,
+                AR.state == db_arqs.BIND_STARTED,
+                AR.attach_handle_id.is_(None),
+            )
+            .values(attach_handle_id=handle_id)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(held) != 1:
+            raise exception.ConcurrentUpdate()
+        return db_arqs.BIND_STARTED
     if not transition(
         session,
         arq_id,
@@ -180,11 +214,100 @@ def allocate(session: orm.Session, arq_id: int) -> str:
     return db_arqs.BOUND
 
 
+def fail_held(session: orm.Session, arq_id: int, reason: str) -> str:
+    """End a ``BindStarted`` ARQ that holds a handle as ``BindFailed`` with ``reason``,
+    freeing the handle."""
+    handle_id = session.scalar(sa.select(AR.attach_handle_id).where(AR.id == arq_id))
+    if not transition(session, arq_id, db_arqs.BIND_FAILED, error=reason, attach_handle_id=None):
+        raise exception.ConcurrentUpdate()
+    if handle_id is not None:
+        release_handle(session, handle_id)
+    return db_arqs.BIND_FAILED
+
+
+def bind_with_program(
+    session: orm.Session,
+    arq: models.AcceleratorRequest,
+    want: tuple[str, str],
+    *,
+    started: list[str],
+) -> str:
+    """Program at bind: claim the handle, then load the wanted bitstream unless the FPGA runs
+    it already. Returns ``Bound``, ``BindStarted`` (a load runs; its rollout uuid is added to
+    ``started``) or ``BindFailed`` (the reason in the ARQ's ``error``)."""
+    state = allocate(session, arq.id, hold=True)
+    if state != db_arqs.BIND_STARTED:
+        return state
+    target = db_programming.target_by_rp(session, str(arq.device_rp_uuid))
+    if target is None:  # the handle was claimed, so the deployable exists
+        raise exception.ConcurrentUpdate()
+    try:
+        kind, value = want
+        image_uuid = (
+            value if kind == "bitstream_id" else programs.image_for_function(session, target, value)
+        )
+        # start() refuses before it writes anything, so a refusal leaves the claim and the
+        # other ARQs of this request as they are, and only this one fails.
+        program = programs.start(
+            session,
+            target.deployable_uuid,
+            image_uuid,
+            user_id=None,
+            project_id=arq.project_id,
+            at_bind=True,
+        )
+    except (exception.Invalid, exception.Conflict, exception.NotFound) as err:
+        return fail_held(session, arq.id, f"Cannot load the bitstream the profile asks for: {err}")
+    if program.job_uuid is None:  # the FPGA already runs it
+        return finish_program_bind(session, arq.id, None)
+    db_programming.set_program_job(session, arq.id, program.job_uuid)
+    started.append(str(program.rollout_uuid))
+    return db_arqs.BIND_STARTED
+
+
+def finish_program_bind(session: orm.Session, arq_id: int, reason: str | None) -> str:
+    """End a program-at-bind ARQ: ``Bound`` with the handle it holds (no ``reason``), or
+    ``BindFailed`` with ``reason``."""
+    if reason is not None:
+        return fail_held(session, arq_id, reason)
+    if not transition(session, arq_id, db_arqs.BOUND):
+        raise exception.ConcurrentUpdate()
+    return db_arqs.BOUND
+
+
+def finish_waiting(
+    session: orm.Session,
+    job_uuid: str,
+    loaded: bool,
+    *,
+    error_code: str | None,
+    message: str | None,
+) -> dict[str, tuple[str, str]]:
+    """The ARQs whose bind waited for the program job ``job_uuid``: ``Bound`` when it loaded
+    the bitstream, else ``BindFailed`` with the reason. Returns ``{arq uuid: (instance uuid,
+    final state)}`` for Nova's events."""
+    reason = None
+    if not loaded:
+        reason = (
+            f"Loading the bitstream for this request failed ({error_code or 'not loaded'}): "
+            f"{message or 'no detail'}"
+        )
+    return {
+        arq.uuid: (arq.instance_uuid or "", finish_program_bind(session, arq.id, reason))
+        for arq in db_programming.waiting_for(session, job_uuid)
+    }
+
+
 def bind(
-    session: orm.Session, targets: Mapping[str, BindTarget], *, project_id: str | None
+    session: orm.Session,
+    targets: Mapping[str, BindTarget],
+    *,
+    project_id: str | None,
+    started: list[str] | None = None,
 ) -> dict[str, str]:
     """Bind every ARQ named in ``targets`` (uuid -> target), all or none; returns each
-    ARQ's final state (``Bound`` or ``BindFailed``).
+    ARQ's state (``Bound`` or ``BindFailed``; ``BindStarted`` while a bitstream loads for it,
+    its program rollout's uuid then added to ``started``).
 
     400 when an instance already has ARQs (no hot-add), 404 for an ARQ ``project_id`` cannot
     see, 409 for one that is not Initial or Unbound.
@@ -200,7 +323,25 @@ def bind(
         )
     for arq in found:
         start_bind(session, arq, targets[arq.uuid])
-    return {arq.uuid: allocate(session, arq.id) for arq in found}
+    out: dict[str, str] = {}
+    for arq in found:
+        want = programming.wanted(_group(session, arq))
+        if want is None:
+            out[arq.uuid] = allocate(session, arq.id)
+        else:
+            session.refresh(arq)  # start_bind wrote its bind fields with a Core UPDATE
+            out[arq.uuid] = bind_with_program(
+                session, arq, want, started=started if started is not None else []
+            )
+    return out
+
+
+def _group(session: orm.Session, arq: models.AcceleratorRequest) -> dict[str, str]:
+    """The device profile group an ARQ was made from (profiles are immutable)."""
+    profile = session.get(models.DeviceProfile, arq.device_profile_id)
+    groups = db_profiles.groups_of(profile) if profile is not None else []
+    index = arq.device_profile_group_id
+    return groups[index] if 0 <= index < len(groups) else {}
 
 
 def unbind_one(session: orm.Session, arq_id: int) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from oslo_log import log as logging
 
-from cyborg_lite.conductor import rollout_io
+from cyborg_lite.conductor import binding, rollout_io
 from cyborg_lite.conductor.rollout_io import Agents, NoScheduling, Scheduling, Settings, next_open
 from cyborg_lite.db import models
 from cyborg_lite.db import rollout_jobs as db_jobs
@@ -26,6 +26,7 @@ from cyborg_lite.db import rollouts as db_rollouts
 from cyborg_lite.db.engine import Database
 from cyborg_lite.firmware import states
 from cyborg_lite.firmware import strategy as strategy_mod
+from cyborg_lite.usecases import programs
 
 LOG = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Engine:
         scheduling: Scheduling | None = None,
         clock: Callable[[], dt.datetime] = models.utcnow,
         on_transition: Callable[[str, dict[str, Any]], None] | None = None,
+        on_bound: Callable[[dict[str, tuple[str, str]]], None] | None = None,
     ) -> None:
         self._db = db
         self._agents = agents
@@ -55,6 +57,10 @@ class Engine:
         self._scheduling = scheduling or NoScheduling()
         self._clock = clock
         self._emit = on_transition or (lambda _event, _payload: None)
+        # Binds that waited for a bitstream load and are now over: {arq: (instance, state)},
+        # told to Nova after the commit (the conductor's Nova client), as Cyborg's
+        # asynchronous bind does.
+        self._on_bound = on_bound or (lambda _bound: None)
         # Set by the conductor to its runner's ``notify``: a job's result then wakes the runner,
         # which advances once for every result that arrived meanwhile, instead of each result
         # advancing (a locked pass over the wave) on its own. None: advance at once (tests).
@@ -111,7 +117,19 @@ class Engine:
                 )
             if not db_jobs.move(session, job_uuid, states.sources(state), state, **values):
                 return False
+            bound: dict[str, tuple[str, str]] = {}
             if state in states.TERMINAL:
+                loaded = programs.finished(
+                    session,
+                    state,
+                    device_uuid=device_uuid,
+                    component=component,
+                    rollout_uuid=rollout_uuid,
+                )
+                if loaded is not None:
+                    bound = binding.finish_waiting(
+                        session, job_uuid, loaded, error_code=error_code, message=message
+                    )
                 db_jobs.undrain(session, device_uuid, job_uuid)
                 if version and state in (states.SUCCEEDED, states.PENDING_ACTIVATION):
                     db_jobs.set_component_version(
@@ -134,12 +152,22 @@ class Engine:
         if state not in states.TERMINAL:
             return True  # progress frees no slot and moves no wave: nothing to advance
         self._scheduling.restore(device_uuid)
+        if bound:
+            self._notify_bound(bound)
         if rollout_uuid:
             if self.advance_later is not None:
                 self.advance_later(rollout_uuid)
             else:
                 self.advance(rollout_uuid)
         return True
+
+    def _notify_bound(self, bound: dict[str, tuple[str, str]]) -> None:
+        for arq_uuid, (_instance, final) in sorted(bound.items()):
+            LOG.info("Accelerator request %s: %s after its bitstream load", arq_uuid, final)
+        try:
+            self._on_bound(bound)
+        except Exception:  # Nova learns of it on its next read; the bind stands
+            LOG.exception("Could not tell Nova about binds %s", sorted(bound))
 
     def unfinished(self) -> list[str]:
         """Uuids of rollouts that still need driving."""
@@ -209,7 +237,10 @@ class Engine:
             counts = db_jobs.wave_counts(session, rollout.id, rollout.current_wave)
             size = sum(counts.values())
             failed = sum(counts.get(s, 0) for s in states.FAILURES) - rollout.forgiven_failures
-            if strategy_mod.budget_exceeded(failed, size, strat):
+            # A program (one device, one bitstream) ends failed, not halted: there is nothing
+            # left for a halt to protect and no operator waiting to resume it.
+            halts = rollout.kind != states.PROGRAM
+            if halts and strategy_mod.budget_exceeded(failed, size, strat):
                 self._finish(
                     rollout,
                     states.HALTED,

@@ -16,7 +16,7 @@ import oslo_messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from cyborg_lite import rpc
+from cyborg_lite import nova, rpc
 from cyborg_lite.agent import rpcapi as agent_rpcapi
 from cyborg_lite.conductor import inventory, manager
 from cyborg_lite.conductor.agents import BusAgents
@@ -64,8 +64,21 @@ def build_rollouts(
     def emit(event: str, payload: dict[str, Any]) -> None:
         manager.notify(notifier, [(event, payload)])
 
+    # Program at bind ends in the conductor: it tells Nova, as the API does for a plain bind.
+    nova_client = nova.NovaClient.from_conf(conf)
+
+    def bound(arqs: dict[str, tuple[str, str]]) -> None:
+        if nova_client is not None:
+            nova_client.send_events(nova.bound_events(arqs), request_id=None)
+
     engine = Engine(
-        db, agents, owner=owner, settings=settings, scheduling=scheduling, on_transition=emit
+        db,
+        agents,
+        owner=owner,
+        settings=settings,
+        scheduling=scheduling,
+        on_transition=emit,
+        on_bound=bound,
     )
     watchdog = Watchdog(engine, db, agents, settings)
     runner = RolloutRunner(engine, watchdog, db, sweep_seconds=float(c.rollout_sweep_seconds))

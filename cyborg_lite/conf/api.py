@@ -61,6 +61,14 @@ OPTS = [
         "ARQs by state) without a token, as scrapers expect. False puts it behind "
         "authentication and the cyborg:metrics:get rule (admin).",
     ),
+    cfg.FloatOpt(
+        "program_timeout",
+        default=60.0,
+        min=0,
+        help="Seconds `PATCH /v2/deployables/{uuid}/program` waits for the agent to report "
+        "the bitstream load: 200 with the deployable once loaded in time, else 202 with the "
+        "firmware job to follow. Each waiting request holds one API thread.",
+    ),
     cfg.IntOpt(
         "max_limit",
         default=1000,

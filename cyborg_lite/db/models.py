@@ -289,6 +289,8 @@ class Rollout(TimestampMixin, Base):
     forgiven_failures: Mapped[int] = mapped_column(sa.Integer, default=0)
     message: Mapped[str | None] = mapped_column(sa.Text)  # why it halted, failed or ended
     rollback_of: Mapped[str | None] = mapped_column(sa.String(36))
+    # NULL for an operator's rollout, "program" for a deployable's bitstream load.
+    kind: Mapped[str | None] = mapped_column(sa.String(16))
     created_by_user: Mapped[str | None] = mapped_column(sa.String(255))
     created_by_project: Mapped[str | None] = mapped_column(sa.String(255))
     last_action: Mapped[str | None] = mapped_column(sa.String(16))

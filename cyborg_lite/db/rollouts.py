@@ -29,6 +29,7 @@ def create(
     user_id: str | None,
     project_id: str | None,
     rollback_of: str | None = None,
+    kind: str | None = None,
 ) -> models.Rollout:
     """The rollout and one pending job per planned device, in the caller's transaction."""
     now = models.utcnow()
@@ -44,6 +45,7 @@ def create(
         wave_count=len(the_plan.waves),
         message=None if the_plan.total else "Nothing to do: no selected device needs the image.",
         rollback_of=rollback_of,
+        kind=kind,
         created_by_user=user_id,
         created_by_project=project_id,
         started_at=now,

@@ -16,6 +16,10 @@ FAILED = "failed"
 ROLLOUT_STATES = (RUNNING, PAUSED, HALTED, COMPLETED, ABORTED, FAILED)
 UNFINISHED = frozenset({RUNNING, PAUSED, HALTED})
 
+# Rollout kinds: an operator's rollout (NULL), or the one-device rollout behind a deployable's
+# program request or a program at bind.
+PROGRAM = "program"
+
 # Job states.
 PENDING = "pending"
 DRAINING = "draining"

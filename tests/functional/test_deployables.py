@@ -170,16 +170,16 @@ def test_read_policy(client, fleet, persona, status):
         )
 
 
-def test_program_is_refused_with_409_after_validation(client, fleet):
+def test_program_with_an_image_not_in_the_catalog_is_400_for_every_op(client, fleet):
+    # Cyborg's patch takes add, replace and remove alike; each reaches the catalog check.
     path = f"/v2/deployables/{fleet[1]['deployable_uuid']}/program"
     image = PROGRAM[0]["value"][0]["image_uuid"]
     for op in ("add", "replace", "remove"):
         result = client.simulate_patch(path, json=[{**PROGRAM[0], "op": op}])
-        assert result.status_code == 409
-        text = message(result)
-        assert "not available" in text
-        assert image in text
-        assert "driver (nvidia)" in text
+        assert result.status_code == 400
+        assert message(result) == (
+            f"Cannot program: no firmware image with uuid={image} is in the catalog."
+        )
 
 
 @pytest.mark.parametrize(

@@ -68,8 +68,8 @@ def test_every_route_over_real_http(tmp_path):
             method="PATCH",
             body=patch,
         )
-        assert status == 409
-        assert "not available" in fault(raw)
+        assert status == 400
+        assert "no firmware image" in fault(raw)
 
         new = {"attribute": {"deployable_id": dep, "key": "zone", "value": "a"}}
         status, _, body = get("/v2/attributes", "/v2/attributes", method="POST", body=new)

@@ -205,7 +205,7 @@ def test_real_responses_validate(client, db):
         statuses.append(result.status_code)
         check_response(template, method, result)
     assert statuses[:10] == [200, 200, 406, 200, 200, 400, 200, 204, 204, 200]
-    assert statuses[10:] == [200, 403, 200, 404, 400, 409, 201, 409, 200, 200]
+    assert statuses[10:] == [200, 403, 200, 404, 400, 400, 201, 409, 200, 200]
     created = client.simulate_get("/v2/attributes", query_string="key=k").json["attributes"][0]
     item = f"/v2/attributes/{created['uuid']}"
     check_response("/v2/attributes/{uuid}", "get", client.simulate_get(item))

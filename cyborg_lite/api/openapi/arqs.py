@@ -50,6 +50,12 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Empty unless `Bound`; then `PCI`, `MDEV` or `TEST_PCI`.",
             },
             "attach_handle_uuid": _NULLABLE_S,
+            "error": {
+                "type": "string",
+                "nullable": True,
+                "description": "From 2.5: why the bind failed (e.g. the bitstream a program "
+                "at bind asked for did not load), else null.",
+            },
             "attach_handle_info": {
                 "type": "object",
                 "description": "Empty unless `Bound`; for PCI: `domain`, `bus`, `device`, "

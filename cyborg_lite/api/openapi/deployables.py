@@ -20,6 +20,28 @@ _NULLABLE_INT = {"type": "integer", "nullable": True}
 _NULLABLE_S = {"type": "string", "nullable": True}
 
 SCHEMAS: dict[str, Any] = {
+    "ProgramAccepted": {
+        "type": "object",
+        "properties": {
+            "job_uuid": {"type": "string", "format": "uuid"},
+            "rollout_uuid": {"type": "string", "format": "uuid"},
+            "deployable_uuid": {"type": "string", "format": "uuid"},
+            "image_uuid": {"type": "string", "format": "uuid"},
+            "links": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "href": {"type": "string", "format": "uri"},
+                        "rel": {"type": "string", "enum": ["jobs", "rollout"]},
+                    },
+                    "required": ["href", "rel"],
+                },
+            },
+        },
+        "required": ["job_uuid", "rollout_uuid", "deployable_uuid", "image_uuid", "links"],
+        "additionalProperties": False,
+    },
     "Deployable": {
         "type": "object",
         "properties": {
@@ -130,12 +152,19 @@ PATHS: dict[str, Any] = {
             _TAG,
             {
                 "200": json_response("The deployable, programmed.", ref("Deployable")),
+                "202": json_response(
+                    "Still loading after [api] program_timeout: the job to follow.",
+                    ref("ProgramAccepted"),
+                ),
                 **errors(400, 403, 404, 406, 409),
             },
             parameters=_ITEM,
             body=ref("ProgramPatch"),
             policy=rules.PROGRAM,
-            notes="No driver supports programming yet: a valid request by an admin gets 409.",
+            notes="The image must be an active catalog image of component `bitstream` that "
+            "fits the device (400 otherwise); 409 for a device held by an instance, in "
+            "maintenance, busy in a rollout or on a host that is not up, and for a load that "
+            "failed (the driver's error code in the message; the old function stays).",
         )
     },
 }

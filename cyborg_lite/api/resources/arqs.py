@@ -28,11 +28,17 @@ BIND_PATHS = frozenset(f"/{field}" for field in BIND_FIELDS)
 PROJECT_FIELD = "project_id"
 
 
-def serialize(view: db_arqs.ArqView, base: str) -> dict[str, Any]:
-    """An ARQ as Cyborg shows it; attach handle details only once ``Bound``."""
+ERROR_VERSION = (2, 5)
+
+
+def serialize(
+    view: db_arqs.ArqView, base: str, version: tuple[int, int] = (2, 0)
+) -> dict[str, Any]:
+    """An ARQ as Cyborg shows it; attach handle details only once ``Bound``; from 2.5 its
+    ``error`` (why a bind failed, else null)."""
     arq = view.arq
     bound = arq.state == db_arqs.BOUND and view.handle is not None
-    return {
+    body = {
         "uuid": arq.uuid,
         "state": arq.state,
         "device_profile_name": view.profile_name,
@@ -48,6 +54,9 @@ def serialize(view: db_arqs.ArqView, base: str) -> dict[str, Any]:
         "created_at": util.timestamp(arq.created_at),
         "updated_at": util.timestamp(arq.updated_at),
     }
+    if version >= ERROR_VERSION:
+        body["error"] = arq.error
+    return body
 
 
 def owner_scope(ctx: RequestContext) -> str | None:
@@ -169,7 +178,7 @@ class Arqs:
                 marker=page.marker,
             )
         base = util.base_url(req, self._s.conf)
-        items = [serialize(v, base) for v in found]
+        items = [serialize(v, base, ctx.microversion) for v in found]
         last = found[-1].arq.uuid if found else None
         util.paged_body(req, resp, self._s.conf, "arqs", items, page, last)
 
@@ -179,7 +188,7 @@ class Arqs:
         self._s.enforcer.authorize(rules.GET_ONE, ctx)
         with self._s.db.transaction() as session:
             view = db_arqs.get_arq(session, validation.uuid(uuid), project_id=owner_scope(ctx))
-        util.json_body(resp, serialize(view, util.base_url(req, self._s.conf)))
+        util.json_body(resp, serialize(view, util.base_url(req, self._s.conf), ctx.microversion))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Create one ARQ per accelerator the named profile asks for, in the caller's project."""
@@ -192,7 +201,8 @@ class Arqs:
                 session, profile, db_profiles.groups_of(profile), project_id=ctx.project_id
             )
         base = util.base_url(req, self._s.conf)
-        util.json_body(resp, {"arqs": [serialize(v, base) for v in created]}, falcon.HTTP_201)
+        items = [serialize(v, base, ctx.microversion) for v in created]
+        util.json_body(resp, {"arqs": items}, falcon.HTTP_201)
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Bind (``add`` ops) or unbind (``remove`` ops) the ARQs keyed in the body; 202."""
@@ -201,14 +211,22 @@ class Arqs:
         require_service(ctx)
         patch = parse_patch(validation.body(req, schema.PATCH, self._s.max_body), ctx)
         states: dict[str, str] = {}
+        loads: list[str] = []  # program rollouts started by program at bind
         with self._s.db.transaction() as session:
             if patch.op == "add":
-                states = binding.bind(session, patch.binds, project_id=owner_scope(ctx))
+                states = binding.bind(
+                    session, patch.binds, project_id=owner_scope(ctx), started=loads
+                )
             else:
                 binding.unbind(session, patch.unbinds, project_id=owner_scope(ctx))
-        if states and self._s.nova is not None:
+        for rollout_uuid in loads:
+            self._s.wake_conductor(ctx, rollout_uuid)
+        # ARQs still BindStarted wait for a bitstream load: the conductor tells Nova when it
+        # is over, as Nova expects of Cyborg's asynchronous bind.
+        resolved = {uuid: state for uuid, state in states.items() if binding.is_resolved(state)}
+        if resolved and self._s.nova is not None:
             # After the commit: Nova reads the ARQs as soon as it has the event.
-            events = nova.bound_events(binding.bound_instances(patch.binds, states))
+            events = nova.bound_events(binding.bound_instances(patch.binds, resolved))
             self._s.nova.send_events(events, request_id=ctx.global_request_id or ctx.request_id)
         util.no_content(resp, falcon.HTTP_202)
 

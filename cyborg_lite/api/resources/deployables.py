@@ -1,4 +1,4 @@
-"""``/v2/deployables``: list and show deployables; the ``program`` patch of FPGA regions."""
+"""``/v2/deployables``: list and show deployables; ``program`` loads a bitstream onto an FPGA."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from cyborg_lite.api.policies import deployables as rules
 from cyborg_lite.api.schemas import deployables as schemas
 from cyborg_lite.api.services import Services
 from cyborg_lite.db import deployables as db_deployables
+from cyborg_lite.firmware import states
+from cyborg_lite.usecases import programs
 
 LIST_PARAMS = ("limit", "marker")
 
@@ -54,14 +56,29 @@ def image_to_program(patch: list[dict[str, Any]]) -> str:
     return validation.uuid(patch[0]["value"][0]["image_uuid"], "image_uuid")
 
 
-def refuse_program(found: db_deployables.WithAttributes, image_uuid: str) -> None:
-    """Programming runs on the deployable's host, through its driver, by the agent; no driver
-    offers it yet, so every program request is refused as a conflict with what the deployable
-    can do (not a server error: nothing failed)."""
-    dep = found.deployable
+def job_accepted(started: programs.Started, base: str) -> dict[str, Any]:
+    """The 202 body of a load still running after ``[api] program_timeout``: the job and
+    where to follow it (the program's rollout, its jobs, the device's firmware history)."""
+    rollout = f"{base}/v2/firmware_rollouts/{started.rollout_uuid}"
+    return {
+        "job_uuid": started.job_uuid,
+        "rollout_uuid": started.rollout_uuid,
+        "deployable_uuid": started.deployable_uuid,
+        "image_uuid": started.image_uuid,
+        "links": [
+            {"href": f"{rollout}/jobs", "rel": "jobs"},
+            {"href": rollout, "rel": "rollout"},
+        ],
+    }
+
+
+def refuse_failed(started: programs.Started, outcome: programs.Outcome) -> None:
+    """409 for a load that did not happen, with the driver's error code; the deployable
+    keeps the function it had."""
     raise exception.Conflict(
-        f"Programming image {image_uuid} is not available on deployable {dep.uuid}: its "
-        f"driver ({dep.driver_name or 'none'}) does not support programming in this release."
+        f"Programming deployable {started.deployable_uuid} with image {started.image_uuid} "
+        f"failed ({outcome.error_code or outcome.state}): {outcome.error or 'no detail'}. "
+        f"The deployable keeps its previous function; see firmware job {started.job_uuid}."
     )
 
 
@@ -91,10 +108,27 @@ class Deployables:
         util.json_body(resp, serialize(found, util.base_url(req, self._s.conf)))
 
     def on_patch_program(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
-        """Program an FPGA region with a bitstream image (refused: see ``refuse_program``)."""
-        self._s.enforcer.authorize(rules.PROGRAM, req.context.ctx)
+        """Load a bitstream image onto the deployable's FPGA: 200 with the deployable once the
+        agent reported the load within ``[api] program_timeout``, 202 with the job after."""
+        ctx = req.context.ctx
+        self._s.enforcer.authorize(rules.PROGRAM, ctx)
         dep_uuid = validation.uuid(uuid)
         image_uuid = image_to_program(validation.body(req, schemas.PROGRAM, self._s.max_body))
         with self._s.db.transaction() as session:
+            started = programs.start(
+                session, dep_uuid, image_uuid, user_id=ctx.user_id, project_id=ctx.project_id
+            )
+        base = util.base_url(req, self._s.conf)
+        if started.job_uuid is not None:
+            self._s.wake_conductor(ctx, str(started.rollout_uuid))
+            outcome = programs.wait(
+                self._s.db, started.job_uuid, float(self._s.conf.api.program_timeout)
+            )
+            if outcome.state not in states.TERMINAL:
+                util.json_body(resp, job_accepted(started, base), falcon.HTTP_202)
+                return
+            if outcome.state != states.SUCCEEDED:
+                refuse_failed(started, outcome)
+        with self._s.db.transaction() as session:
             found = db_deployables.get_deployable(session, dep_uuid)
-        refuse_program(found, image_uuid)
+        util.json_body(resp, serialize(found, base))

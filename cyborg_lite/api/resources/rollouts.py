@@ -54,15 +54,8 @@ class Rollouts:
         return [views.rollout_body(r, progress[r.id], base, now) for r in found]
 
     def _wake(self, ctx: Any, uuids: list[str]) -> None:
-        # The engine is event-driven: tell the conductor there is work. A lost cast is not
-        # fatal: the conductor also resumes unfinished rollouts when it starts and on a timer.
-        if self._s.conductor is None:
-            return
         for uuid in uuids:
-            try:
-                self._s.conductor.rollout_changed(ctx, uuid)
-            except Exception:  # the rollout is safely in SQL whatever the bus does
-                LOG.exception("Could not wake the conductor for rollout %s", uuid)
+            self._s.wake_conductor(ctx, uuid)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Dry run (200, the plan) or start a rollout (201)."""

@@ -1,4 +1,4 @@
-"""FPGA programming: bitstream images' function and PR interface ids, ARQs bound by a load
+"""FPGA programming: program rollouts, bitstreams' function and PR ids, ARQs bound by a load
 
 Revision ID: 0007
 Revises: 0006
@@ -22,6 +22,9 @@ def upgrade() -> None:
         # regions it fits (a JSON list; NULL or empty: any region of a compatible card).
         batch.add_column(sa.Column("function_id", sa.String(255), nullable=True))
         batch.add_column(sa.Column("pr_interface_ids", sa.Text(), nullable=True))
+    with op.batch_alter_table("rollouts") as batch:
+        # NULL: an operator's rollout; "program": the one-device load behind a program request.
+        batch.add_column(sa.Column("kind", sa.String(16), nullable=True))
     with op.batch_alter_table("accelerator_requests") as batch:
         # The bitstream load a bind waits for (program at bind), and why a bind failed.
         batch.add_column(sa.Column("program_job_uuid", sa.String(36), nullable=True))
