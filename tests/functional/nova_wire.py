@@ -3,11 +3,12 @@
 ``record`` turns what ``nova_driver.py`` saw on the wire into entries that name no port and no
 uuid of one run: each uuid becomes a placeholder (``<rp:gpu>`` for those the test names,
 ``<uuid:N>`` by first appearance for the rest), the server's base URL ``<base>``, timestamps
-``<time>``, error bodies ``<error>``. ``Replay`` sends such entries to another server (the
-in-process app) and matches each answer against the recorded one: a placeholder first seen in
-a request gets a fresh uuid (the client invented it: an instance, a uuid nobody has), one
-first seen in an answer is bound to what the server answered there, and every later use must
-agree, so the same ARQ flows from create to bind to delete in the replay as it did live.
+``<time>``, the newest microversion ``<version>``, error bodies ``<error>``. ``Replay`` sends
+such entries to another server (the in-process app) and matches each answer against the
+recorded one: a placeholder first seen in a request gets a fresh uuid (the client invented it:
+an instance, a uuid nobody has), one first seen in an answer is bound to what the server
+answered there, and every later use must agree, so the same ARQ flows from create to bind to
+delete in the replay as it did live.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 PLACEHOLDER = re.compile(r"<(?:uuid|rp|instance):[\w-]+>")
 TIME_KEYS = {"created_at", "updated_at"}
+# The newest microversion grows with the API; Nova asks for none, so any "X.Y" will do.
+LOOSE_VERSION_KEYS = {"max_version"}
 # Headers that decide how cyborg-lite answers (identity, version, body type) and the client's
 # User-Agent, kept as documentation of what sent them; transport details are dropped.
 KEPT_HEADERS = {
@@ -66,7 +69,11 @@ def normalize(value: Any, base: str, names: Names, key: str = "") -> Any:
     if isinstance(value, list):
         return [normalize(v, base, names) for v in value]
     if isinstance(value, str):
-        return "<time>" if key in TIME_KEYS else _text(value, base, names)
+        if key in TIME_KEYS:
+            return "<time>"
+        if key in LOOSE_VERSION_KEYS:
+            return "<version>"
+        return _text(value, base, names)
     return value
 
 
@@ -142,6 +149,8 @@ class Replay:
             assert {"faultcode", "faultstring", "debuginfo"} <= inner.keys(), (where, inner)
         elif recorded == "<time>":
             assert isinstance(actual, str), (where, actual)
+        elif recorded == "<version>":
+            assert re.fullmatch(r"\d+\.\d+", actual), (where, actual)
         elif isinstance(recorded, str):
             self._match_text(recorded, actual, where)
         elif isinstance(recorded, dict):
