@@ -138,6 +138,15 @@ class VenvOsc(Osc):
 CLOUD_AUTH = ["--os-cloud", CLOUD]
 
 
+def request(debug_log: str, method: str, path: str) -> str:
+    """The ``REQ: curl ...`` line that ``--debug`` logged for ``method`` on a URL ending in
+    ``path`` (headers included): what the client really sent."""
+    for line in debug_log.splitlines():
+        if line.startswith(f"REQ: curl -g -i -X {method} ") and f"{path} " in line:
+            return line
+    raise AssertionError(f"no {method} {path} in the client's --debug log")
+
+
 def commands(venv: Path, module_prefix: str) -> set[str]:
     """The ``openstack accelerator ...`` commands that ``venv``'s installed distributions
     register from modules under ``module_prefix`` (the leading ``accelerator`` dropped)."""

@@ -84,10 +84,14 @@ def failed(proc: subprocess.Popen[bytes]) -> str:
     return done.stderr
 
 
-def test_every_in_tree_command_is_covered(venv: Path) -> None:
+def test_every_in_tree_command_is_covered(venv: Path, osc: cs.VenvOsc) -> None:
     installed = cs.commands(venv, "openstackclient.accelerator.")
     assert installed == EXERCISED | BROKEN_UPSTREAM
     assert not EXERCISED & BROKEN_UPSTREAM
+    debug = osc.run("device", "list", options=["--debug"])
+    assert "device list -> openstackclient.accelerator.v2.device.ListDevice" in debug.stderr
+    # No microversion unless asked: the API answers at 2.0.
+    assert "OpenStack-API-Version" not in cs.request(debug.stderr, "GET", "/devices")
 
 
 def test_inventory(osc: cs.VenvOsc) -> None:
