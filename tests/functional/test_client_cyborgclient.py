@@ -84,6 +84,22 @@ def test_commands_are_cyborgclients(venv: Path, osc: cs.VenvOsc) -> None:
     assert "accelerator device list -> cyborgclient.osc.v2.device.ListDevice" in debug.stderr
 
 
+def test_osc_10_5_shadows_cyborgclient(osc: cs.VenvOsc, tmp_path: Path) -> None:
+    # Why not OSC 10.5: installed beside it, cyborgclient's commands never run. (Its
+    # make_client still replaces OSC's, as OSC registers every extension's client before
+    # dropping the clashing ones: hence "accelerator 2.0" on the wire, which neither OSC
+    # alone, no header, nor cyborgclient's own commands, 2.3, would send.)
+    venv = client_venvs.ensure(
+        "cyborgclient-osc-10.5",
+        ["python-cyborgclient==3.0.0", f"python-openstackclient=={cs.OSC_VERSION}"],
+    )
+    shadowed = cs.VenvOsc(venv, osc.base_url, tmp_path / "home")
+    debug = shadowed.run("device", "list", options=["--debug"])
+    assert "device list -> openstackclient.accelerator.v2.device.ListDevice" in debug.stderr
+    sent = cs.request(debug.stderr, "GET", "/devices")
+    assert "OpenStack-API-Version: accelerator 2.0" in sent
+
+
 def test_inventory(osc: cs.VenvOsc) -> None:
     api = osc.api("GET", "/devices")["devices"]
     gpu = next(d for d in api if d["type"] == "GPU")
