@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,19 @@ V24 = {"OpenStack-API-Version": "accelerator 2.4"}
 
 
 @contextlib.contextmanager
-def running_aio(folder: Path, extra_conf: str = "") -> Iterator[str]:
+def running_aio(
+    folder: Path,
+    extra_conf: str = "",
+    *,
+    env: Mapping[str, str] | None = None,
+    devices: int | None = None,
+) -> Iterator[str]:
     """Serve the all-in-one from ``folder``; yields its base URL once the fleet reported.
-    ``extra_conf`` is appended to its configuration file (e.g. a ``[nova]`` section)."""
+    ``extra_conf`` is appended to its configuration file (e.g. a ``[nova]`` section); ``env``
+    adds variables to the environment it inherits (its agents' vendor tools see them);
+    ``devices`` is how many devices make the fleet complete (default: the simulated fleet's,
+    which a ``[aio] simulated_hosts`` in ``extra_conf`` changes)."""
+    expected = SIMULATED_HOSTS * DEVICES_PER_HOST if devices is None else devices
     port = free_port()
     conf = folder / "aio.conf"
     conf.write_text(
@@ -47,6 +57,7 @@ def running_aio(folder: Path, extra_conf: str = "") -> Iterator[str]:
         [executable("cyborg-lite-aio"), "--config-file", str(conf)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **env} if env else None,
         start_new_session=True,  # its own process group, killed whole below
     )
     base = f"http://127.0.0.1:{port}"
@@ -56,9 +67,7 @@ def running_aio(folder: Path, extra_conf: str = "") -> Iterator[str]:
             raise RuntimeError(f"cyborg-lite-aio exited with {proc.returncode}; see {log.name}")
         with contextlib.suppress(OSError):
             status, _, body = call("GET", f"{base}/v2/devices")
-            return status == 200 and len(json.loads(body)["devices"]) == (
-                SIMULATED_HOSTS * DEVICES_PER_HOST
-            )
+            return status == 200 and len(json.loads(body)["devices"]) == expected
         return False
 
     try:
