@@ -6,9 +6,6 @@ drivers do, and the deployable, the device's firmware and the ARQ follow.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +14,11 @@ from typing import Any
 import pytest
 
 from tests.functional import cli_support
+from tests.functional.program_support import firmware, send, traits, upload_bitstream
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
-V25 = {"OpenStack-API-Version": "accelerator 2.5"}
 NLB = "d8424dc4-a4a3-c413-f89e-433683f9040b"
 DMA = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 INTEL_PR = "eea1ca1a-5ae6-5f74-9bf0-75918177817c"  # the simulated N6001's PR interface
@@ -33,41 +30,20 @@ def aio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def send(base: str, method: str, path: str, body: Any = None, data: bytes | None = None):
-    raw = json.dumps(body).encode() if body is not None else data
-    kind = "application/json" if body is not None else "application/octet-stream"
-    headers = {**V25, "Content-Type": kind}
-    req = urllib.request.Request(f"{base}{path}", raw, headers, method=method)  # noqa: S310
-    try:
-        with urllib.request.urlopen(req, timeout=90) as resp:  # noqa: S310 - loopback
-            text = resp.read()
-            return resp.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 def bitstream(base: str, version: str, function_id: str, **compat: Any) -> str:
     """Register and upload a simulated N6001 bitstream; returns its uuid."""
     header = f"CYBORG-LITE-SIMULATED-FIRMWARE component=bitstream version={version}"
     data = f"{header} function_id={function_id}\n".encode() + b"\0" * 4096
-    status, image = send(
+    return upload_bitstream(
         base,
-        "POST",
-        "/v2/firmware_images",
-        {
-            "name": f"n6001-{function_id}",
-            "vendor": "8086",
-            "component": "bitstream",
-            "version": version,
-            "device_ids": ["bcce"],
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "compatibility": {"function_id": function_id, **compat},
-        },
+        data,
+        name=f"n6001-{function_id}",
+        vendor="8086",
+        device_id="bcce",
+        version=version,
+        function_id=function_id,
+        **compat,
     )
-    assert status == 201, image
-    status, uploaded = send(base, "PUT", f"/v2/firmware_images/{image['uuid']}/file", data=data)
-    assert (status, uploaded["status"]) == (200, "active")
-    return str(image["uuid"])
 
 
 def n6001(base: str, host: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -78,15 +54,6 @@ def n6001(base: str, host: str) -> tuple[dict[str, Any], dict[str, Any]]:
     # Deployables are named <host>_<driver's name>; the simulated one is <model key>-<n>.
     dep = next(d for d in deployables["deployables"] if d["name"] == f"{host}_intel-n6001-0")
     return device, dep
-
-
-def firmware(base: str, device_uuid: str) -> dict[str, str]:
-    _, body = send(base, "GET", f"/v2/devices/{device_uuid}/firmware")
-    return {c["component"]: c["version"] for c in body["components"]}
-
-
-def traits(dep: dict[str, Any]) -> set[str]:
-    return {v for item in json.loads(dep["attributes_list"]) for v in item.values()}
 
 
 def test_program_loads_the_bitstream_and_the_deployable_follows(aio):

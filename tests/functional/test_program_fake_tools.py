@@ -11,10 +11,7 @@ of it, an xclbin load, and a program at bind.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,13 +20,13 @@ from typing import Any
 import pytest
 
 from tests.functional import cli_support
+from tests.functional.program_support import firmware, send, traits, upload_bitstream
 from tests.unit.drivers.fake_tools import STATE_ENV, FakeTools
 from tests.unit.drivers.sysfs import FakeHost
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
-V25 = {"OpenStack-API-Version": "accelerator 2.5"}
 HOST = "fake-tool-host"
 
 N3000 = "0000:5e:00.0"
@@ -144,42 +141,15 @@ def aio(tmp_path_factory: pytest.TempPathFactory, tools: FakeTools) -> Iterator[
         yield base
 
 
-def send(base: str, method: str, path: str, body: Any = None, data: bytes | None = None):
-    raw = json.dumps(body).encode() if body is not None else data
-    kind = "application/json" if body is not None else "application/octet-stream"
-    headers = {**V25, "Content-Type": kind}
-    req = urllib.request.Request(f"{base}{path}", raw, headers, method=method)  # noqa: S310
-    try:
-        with urllib.request.urlopen(req, timeout=90) as resp:  # noqa: S310 - loopback
-            text = resp.read()
-            return resp.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 def register(base: str, vendor: str, device_id: str, version: str, **compat: Any) -> str:
     """Register and upload a bitstream image the fake tools accept; returns its uuid. The
     fake fpgaconf / xbutil load the ``version`` written in the file, so the catalog version
     and what the driver reads back after the load are the same id."""
     data = json.dumps({"version": version, "component": "bitstream"}).encode()
-    status, image = send(
-        base,
-        "POST",
-        "/v2/firmware_images",
-        {
-            "name": f"{device_id}-{version[-4:]}",
-            "vendor": vendor,
-            "component": "bitstream",
-            "version": version,
-            "device_ids": [device_id],
-            "sha256": hashlib.sha256(data).hexdigest(),
-            **({"compatibility": compat} if compat else {}),
-        },
+    name = f"{device_id}-{version[-4:]}"
+    return upload_bitstream(
+        base, data, name=name, vendor=vendor, device_id=device_id, version=version, **compat
     )
-    assert status == 201, image
-    status, uploaded = send(base, "PUT", f"/v2/firmware_images/{image['uuid']}/file", data=data)
-    assert (status, uploaded["status"]) == (200, "active"), uploaded
-    return str(image["uuid"])
 
 
 def card(base: str, address: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -193,15 +163,6 @@ def card(base: str, address: str) -> tuple[dict[str, Any], dict[str, Any]]:
     name = f"{HOST}_{address.replace(':', '_').replace('.', '_')}"
     dep = next(d for d in deployables["deployables"] if d["name"] == name)
     return device, dep
-
-
-def firmware(base: str, device_uuid: str) -> dict[str, str]:
-    _, body = send(base, "GET", f"/v2/devices/{device_uuid}/firmware")
-    return {c["component"]: c["version"] for c in body["components"]}
-
-
-def traits(dep: dict[str, Any]) -> set[str]:
-    return {v for item in json.loads(dep["attributes_list"]) for v in item.values()}
 
 
 def function_trait(afu: str) -> str:
