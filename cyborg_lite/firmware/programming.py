@@ -27,9 +27,12 @@ REGION_TRAIT_PREFIX = "CUSTOM_FPGA_REGION_INTEL_"
 _BAD_REQUEST = frozenset({plan.INCOMPATIBLE, plan.BELOW_MIN_VERSION})
 
 
-def strategy(*, at_bind: bool) -> strategy_mod.Strategy:
-    """One device, no canary, no bake. A direct program refuses a device an instance holds;
-    at bind the instance being bound holds it, which is the point."""
+def strategy(*, at_bind: bool, running: bool = False) -> strategy_mod.Strategy:
+    """One device, no canary, no bake. At bind the instance being bound holds the device,
+    which is the point (``force``). A direct program is planned with ``skip``, so a device an
+    instance holds is refused at once, and runs with ``wait``, so one bound in the moment
+    between the request and the drain is never loaded under its instance."""
+    in_use = "force" if at_bind else ("wait" if running else "skip")
     return strategy_mod.parse(
         {
             "canary": 0,
@@ -37,7 +40,7 @@ def strategy(*, at_bind: bool) -> strategy_mod.Strategy:
             "max_in_flight": 1,
             "max_in_flight_per_host": 1,
             "bake_seconds": 0,
-            "in_use": "force" if at_bind else "skip",
+            "in_use": in_use,
             "allow_reboot": False,
         }
     )

@@ -105,7 +105,7 @@ def start(
         session,
         image,
         selector,
-        strategy,
+        programming.strategy(at_bind=at_bind, running=True),
         the_plan,
         user_id=user_id,
         project_id=project_id,

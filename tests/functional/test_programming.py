@@ -299,6 +299,21 @@ def test_a_failed_load_leaves_the_old_bitstream_and_fails_the_program(
     assert program(client, fpga["deployable_uuid"], image(db, version=AFU_OLD)).status_code == 200
 
 
+def test_a_device_bound_before_the_load_starts_is_not_loaded_under_its_instance(
+    client, db, fpga, conf, engine, agents
+):
+    conf.set_override("program_timeout", 0, group="api")
+    body = program(client, fpga["deployable_uuid"], image(db)).json
+    _hold(db, fpga)  # an instance took the device between the request and the drain
+    engine.advance(body["rollout_uuid"])
+    assert agents.jobs == []
+    with db.transaction() as s:
+        s.execute(sa.update(models.AttachHandle).values(in_use=False))
+        s.execute(sa.delete(models.AcceleratorRequest))
+    engine.advance(body["rollout_uuid"])
+    assert [j["job_uuid"] for j in agents.jobs] == [body["job_uuid"]]
+
+
 def _conductor(db, engine, agents, *, ok):
     """A conductor thread: drives the first program it finds, then reports its result."""
 

@@ -123,3 +123,14 @@ def test_window_same_day_and_overnight():
     assert night.is_open(at(8, 59))
     assert not night.is_open(at(9))
     assert not night.is_open(at(2, 59))
+
+
+def test_program_strategies_refuse_then_wait_for_a_held_device_or_force_at_bind():
+    from cyborg_lite.firmware import programming
+
+    planned = programming.strategy(at_bind=False)
+    running = programming.strategy(at_bind=False, running=True)
+    at_bind = programming.strategy(at_bind=True, running=True)
+    assert (planned.in_use, running.in_use, at_bind.in_use) == ("skip", "wait", "force")
+    assert (running.canary, running.waves, running.max_in_flight) == (0, ("100%",), 1)
+    assert not running.allow_reboot
