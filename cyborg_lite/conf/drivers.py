@@ -120,6 +120,16 @@ FPGA_INTEL_OPTS = [
         "active at once), as an argument list; the segment is always passed so multi-domain "
         "hosts are unambiguous. Example: fpgaconf,-S,{segment},-B,{bus},{image}.",
     ),
+    cfg.ListOpt(
+        "physical_networks",
+        default=[],
+        help="Cards whose ports serve as Neutron accelerator-direct ports, as "
+        "PCI_ADDRESS=PHYSNET items: the card's canonical physical function address and the "
+        "physical network its ports reach. Their attach handles (the card's, or each VF's) "
+        "carry physical_network, which Nova requires of such a port's ARQ. A malformed item "
+        "is reported as this driver's error and the host's Intel FPGAs stay as last reported. "
+        "Example: 0000:5e:00.0=physnet1,0000:b1:00.0=physnet2.",
+    ),
     cfg.FloatOpt("command_timeout", default=30.0, min=0.1, help=_TIMEOUT_HELP),
 ]
 

@@ -29,6 +29,14 @@ OPTS = [
         "leaves the version unchanged. Example: 0.05 for one flash in twenty.",
     ),
     cfg.StrOpt(
+        "physical_network",
+        default="physnet1",
+        help="The Neutron physical network the ports of simulated SmartNICs (intel-n6001) "
+        "serve, reported as physical_network in their PCI attach handle, which Nova requires "
+        "of an ARQ bound to a port of vnic type accelerator-direct. Empty: not reported. "
+        "Other models are no NICs and never report one. Example: physnet2.",
+    ),
+    cfg.StrOpt(
         "ledger_path",
         sample_default="$state_path/simulated/flash-ledger.jsonl",
         help="File to which every simulated flash attempt is appended as one JSON line (host, "

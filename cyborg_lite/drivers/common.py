@@ -35,6 +35,21 @@ _UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
 
 OWNER_TRAIT = "OWNER_CYBORG"
 
+# A Neutron physical network name as an attach handle's ``physical_network`` carries it (Nova
+# builds an accelerator-direct port's PCI request from it). Neutron allows any 64 characters;
+# this is the subset that stays unambiguous in a ``PCI_ADDRESS=PHYSNET`` list item.
+PHYSNET_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def check_physnet(name: str, where: str) -> str:
+    """``name`` if it is a valid physical network name, else ValueError naming ``where``."""
+    if PHYSNET_RE.fullmatch(name) is None:
+        raise ValueError(
+            f"{where}: {name!r} is not a physical network name "
+            "(1 to 64 of A-Z, a-z, 0-9, '_', '.', ':', '-')"
+        )
+    return name
+
 
 def clean(value: object) -> str | None:
     """A stripped string, or None for None and the tools' "no value" sentinels."""

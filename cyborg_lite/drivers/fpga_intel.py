@@ -9,7 +9,9 @@ lacks. Three firmware components:
 - ``fpga_bmc`` (the MAX10 BMC firmware): ``fpgasupdate``; active after a ``power_cycle``.
 - ``bitstream`` (the AFU in the PR region): ``fpgaconf``; ``live``.
 
-Each card is one ``FPGA`` deployable (one per VF when SR-IOV is enabled, a port per VF).
+Each card is one ``FPGA`` deployable (one per VF when SR-IOV is enabled, a port per VF). A card
+named in ``[fpga_intel] physical_networks`` serves Neutron ``accelerator-direct`` ports: its
+attach handles carry ``physical_network``, which Nova reads from the port's ARQ.
 """
 
 from __future__ import annotations
@@ -61,6 +63,33 @@ def product_name(dev: pci.PciDevice) -> str:
     )
 
 
+def parse_physical_networks(items: list[str]) -> dict[str, str]:
+    """``["0000:5e:00.0=physnet1", ...]`` as ``{address: physnet}``.
+
+    ValueError names the first bad item: an address not in canonical form (it is compared
+    with sysfs's, so another spelling would silently match nothing), an invalid name, or an
+    address given two different networks.
+    """
+    where = "[fpga_intel] physical_networks"
+    found: dict[str, str] = {}
+    for item in items:
+        address, sep, physnet = item.strip().partition("=")
+        address, physnet = address.strip(), physnet.strip()
+        if not sep:
+            raise ValueError(f"{where}: {item!r} is not PCI_ADDRESS=PHYSNET")
+        if not pci.is_canonical(address):
+            hint = pci.try_normalize(address)
+            raise ValueError(
+                f"{where}: {item!r}: {address!r} is not a canonical PCI address (dddd:bb:dd.f"
+                + (f", here {hint}" if hint else "")
+                + ")"
+            )
+        common.check_physnet(physnet, f"{where}: {item!r}")
+        if found.setdefault(address, physnet) != physnet:
+            raise ValueError(f"{where}: {item!r}: {address} already has {found[address]!r}")
+    return found
+
+
 def claims(dev: pci.PciDevice, device_ids: list[str]) -> bool:
     """Whether ``dev`` is the physical function of a managed Intel FPGA card."""
     return (
@@ -100,6 +129,10 @@ class IntelFpgaDriver(base.Driver):
     def discover(self) -> list[base.Device]:
         """Every managed Intel FPGA card, with FIM, BMC and AFU versions."""
         self.errors = []
+        # Parsed first, so a bad item is this driver's error even before a card is found;
+        # raising keeps the conductor's last view of these cards rather than dropping the
+        # network from handles an instance may be using.
+        physnets = parse_physical_networks(list(self.conf.fpga_intel.physical_networks))
         ids = self.conf.fpga_intel.device_ids
         cards = [d for d in pci.PciBus(self.reader).devices() if claims(d, ids)]
         if not cards:
@@ -113,6 +146,7 @@ class IntelFpgaDriver(base.Driver):
                 dev,
                 self._merge(read_sysfs(self.reader, dev), tool.get(dev.address)),
                 "sysfs+fpgainfo" if dev.address in tool else "sysfs",
+                physnets.get(dev.address),
             )
             for dev in cards
         ]
@@ -126,7 +160,9 @@ class IntelFpgaDriver(base.Driver):
             info = dataclasses.replace(info, bmc_version=tool.bmc_version)
         return info
 
-    def _device(self, dev: pci.PciDevice, info: FpgaInfo, source: str) -> base.Device:
+    def _device(
+        self, dev: pci.PciDevice, info: FpgaInfo, source: str, physnet: str | None
+    ) -> base.Device:
         product = product_name(dev)
         traits = [common.OWNER_TRAIT, "CUSTOM_FPGA_INTEL", common.trait("FPGA_INTEL", product)]
         if info.pr_interface_id:
@@ -151,6 +187,8 @@ class IntelFpgaDriver(base.Driver):
                     attributes=attributes,
                 ),
             )
+        if physnet is not None:
+            deployables = _with_physnet(deployables, physnet)
         vendor_info = {"source": source}
         for key, value in (
             ("bitstream_version", info.bitstream_version),
@@ -221,3 +259,20 @@ class IntelFpgaDriver(base.Driver):
             reread=lambda: self._find(address),
             expected_version=expected_version,
         )
+
+
+def _with_physnet(
+    deployables: tuple[base.Deployable, ...], physnet: str
+) -> tuple[base.Deployable, ...]:
+    """``deployables`` with ``physical_network`` on every attach handle: with SR-IOV each VF is
+    a port of the card, so each reaches the card's network."""
+    return tuple(
+        dataclasses.replace(
+            d,
+            attach_handles=tuple(
+                dataclasses.replace(h, extra={**h.extra, "physical_network": physnet})
+                for h in d.attach_handles
+            ),
+        )
+        for d in deployables
+    )

@@ -19,6 +19,10 @@ has no function trait; this is the simulator's), where F is the image's ``functi
 its version. Intel cards also report their PR region, ``CUSTOM_FPGA_REGION_INTEL_<PR id>``, with
 a fixed PR interface id per model, so bitstream images can be matched against it.
 
+SmartNIC models (the N6001) name the Neutron physical network their ports serve,
+``[simulated] physical_network``, as ``physical_network`` in their PCI attach handle: Nova reads
+it from an ARQ bound to an ``accelerator-direct`` port.
+
 Image files may start with a line ``CYBORG-LITE-SIMULATED-FIRMWARE component=C version=V``
 (bitstreams may add ``function_id=F``) naming what they contain; any other file flashes as its
 catalog version, else as ``sim-<first 12 hex of sha256>``.
@@ -72,6 +76,9 @@ class Model:
     firmware: tuple[tuple[str, str, bool, str], ...]
     # The PR region's interface id (Intel FPGAs): a bitstream must be built against it.
     pr_interface_id: str | None = None
+    # A SmartNIC: its ports can back Neutron accelerator-direct ports, for which Nova needs
+    # the physical network in the attach handle ([simulated] physical_network).
+    nic: bool = False
 
 
 def _nvidia(pid: str, name: str, vbios: str) -> Model:
@@ -120,6 +127,7 @@ CATALOG: dict[str, Model] = {
             _BITSTREAM,
         ),
         pr_interface_id="eea1ca1a-5ae6-5f74-9bf0-75918177817c",
+        nic=True,
     ),
     "intel-pac-a10": Model(
         "FPGA",
@@ -221,11 +229,24 @@ class SimulatedDriver(base.Driver):
     def discover(self) -> list[base.Device]:
         """The configured fleet, with firmware versions from the state file."""
         fleet = parse_fleet(list(self.conf.simulated.devices))
+        nic_extra = self._nic_extra()
         with self._lock:
             state = self._load_state()
-            devices = [self._device(key, n, state) for key, count in fleet for n in range(count)]
+            devices = [
+                self._device(key, n, state, nic_extra) for key, count in fleet for n in range(count)
+            ]
             self._save_state(state)
         return devices
+
+    def _nic_extra(self) -> dict[str, str]:
+        """The extra attach_info of a SmartNIC's handle: its physical network, if any.
+
+        A bad name is a ValueError, which the agent reports as this driver's error (the
+        conductor then keeps the host's simulated devices as they were)."""
+        physnet = self.conf.simulated.physical_network or ""
+        if not physnet:
+            return {}
+        return {"physical_network": common.check_physnet(physnet, "[simulated] physical_network")}
 
     def identity(self, model: str, n: int) -> str:
         """The stable id of the ``n``-th ``model`` card on this host."""
@@ -238,7 +259,13 @@ class SimulatedDriver(base.Driver):
         bus = _BUS_BASE + index * 16 + n // 32
         return f"0000:{bus:02x}:{n % 32:02x}.0"
 
-    def _device(self, key: str, n: int, state: dict[str, dict[str, dict[str, Any]]]) -> base.Device:
+    def _device(
+        self,
+        key: str,
+        n: int,
+        state: dict[str, dict[str, dict[str, Any]]],
+        nic_extra: dict[str, str],
+    ) -> base.Device:
         model = CATALOG[key]
         static = self._static.get((key, n))
         if static is None:
@@ -278,7 +305,9 @@ class SimulatedDriver(base.Driver):
                     name=f"{key}-{n}",
                     resource_class=model.resource_class,
                     traits=traits,
-                    attach_handles=(base.AttachHandle("PCI", address),),
+                    attach_handles=(
+                        base.AttachHandle("PCI", address, dict(nic_extra) if model.nic else {}),
+                    ),
                     attributes=attributes,
                 ),
             ),

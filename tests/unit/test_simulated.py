@@ -102,6 +102,40 @@ def test_unknown_model_is_an_error_naming_it(conf):
         driver(conf).discover()
 
 
+def handles_by_model(devices):
+    return {d.model: [h for dep in d.deployables for h in dep.attach_handles] for d in devices}
+
+
+def extras(devices):
+    return [h.extra for d in devices for dep in d.deployables for h in dep.attach_handles]
+
+
+def test_only_the_smartnic_names_its_physical_network(conf):
+    conf.set_override("devices", sorted(f"{m}:1" for m in CATALOG), "simulated")
+    handles = handles_by_model(driver(conf).discover())
+    n6001 = SimulatedDriver.pci_address("intel-n6001", 0)
+    assert handles.pop("Intel FPGA SmartNIC N6001-PL") == [
+        base.AttachHandle("PCI", n6001, {"physical_network": "physnet1"})
+    ]
+    # GPUs, the PAC A10 and the Alveo cards are no NICs: no port can use them.
+    assert len(handles) == len(CATALOG) - 1
+    assert all(h.extra == {} for hs in handles.values() for h in hs)
+
+
+def test_physical_network_is_configurable_and_empty_reports_none(conf):
+    conf.set_override("devices", ["intel-n6001:2"], "simulated")
+    conf.set_override("physical_network", "sriov-net.2", "simulated")
+    assert extras(driver(conf).discover()) == [{"physical_network": "sriov-net.2"}] * 2
+    conf.set_override("physical_network", "", "simulated")
+    assert extras(driver(conf).discover()) == [{}, {}]
+
+
+def test_bad_physical_network_is_an_error_naming_the_option(conf):
+    conf.set_override("physical_network", "phys net", "simulated")
+    with pytest.raises(ValueError, match=r"\[simulated\] physical_network: 'phys net'"):
+        driver(conf).discover()
+
+
 def test_parse_fleet_counts():
     assert parse_fleet(["nvidia-t4:3", "amd-mi210"]) == [("nvidia-t4", 3), ("amd-mi210", 1)]
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from cyborg_lite.agent import discovery
 from cyborg_lite.drivers import base, fpga_intel
 from cyborg_lite.drivers.fpga_intel_sources import parse_fpgainfo
 from cyborg_lite.drivers.host import ToolOutputError
@@ -157,6 +160,75 @@ def test_legacy_opae_layout(conf, host, tools):
 def test_no_cards_runs_no_tool(conf, host, tools):
     host.pci("0000:00:1f.0", "8086", "a1c1", "0x060100")
     assert fpga_intel.IntelFpgaDriver(conf, runner=tools.runner()).discover() == []
+    assert tools.calls("fpgainfo") == []
+
+
+def test_listed_card_carries_its_physical_network(conf, host, tools):
+    _n3000(host, tools)
+    host.pci(PAC, "8086", "09c4", "0x120000", driver="dfl-pci")
+    _dfl(host, PAC, bitstream="0x10020000000000", ifid=IFID, afu=AFU)
+    conf.set_override("physical_networks", [f" {N3000} = physnet1 "], "fpga_intel")
+    cards = fpga_intel.IntelFpgaDriver(conf, runner=tools.runner()).discover()
+    handles = {c.pci_address: [h for d in c.deployables for h in d.attach_handles] for c in cards}
+    assert handles == {
+        N3000: [base.AttachHandle("PCI", N3000, {"physical_network": "physnet1"})],
+        PAC: [base.AttachHandle("PCI", PAC)],  # not listed: no port, no network
+    }
+
+
+def test_physical_network_reaches_every_vf_of_a_listed_card(conf, host, tools):
+    tools.remove("fpgainfo")
+    host.pci(N6001, "8086", "bcce", "0x120000", subsystem_device="1771", driver="dfl-pci")
+    _dfl(host, N6001, bitstream="0x50102022267a9ed", ifid=IFID, afu="0" * 32)
+    for vf in ("0000:b1:00.1", "0000:b1:00.2"):
+        host.pci(vf, "8086", "bccf", "0x120000", physfn=N6001, driver="vfio-pci")
+    conf.set_override("physical_networks", [f"{N6001}=phys.net:2"], "fpga_intel")
+    (card,) = fpga_intel.IntelFpgaDriver(conf, runner=tools.runner()).discover()
+    assert [(h.pci_address, h.extra) for d in card.deployables for h in d.attach_handles] == [
+        ("0000:b1:00.1", {"physical_network": "phys.net:2"}),
+        ("0000:b1:00.2", {"physical_network": "phys.net:2"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("item", "says"),
+    [
+        ("0000:5e:00.0", "is not PCI_ADDRESS=PHYSNET"),
+        ("5e:00.0=physnet1", "not a canonical PCI address (dddd:bb:dd.f, here 0000:5e:00.0)"),
+        ("0000:5E:00.0=physnet1", "here 0000:5e:00.0"),
+        ("nic0=physnet1", "'nic0' is not a canonical PCI address (dddd:bb:dd.f)"),
+        ("0000:5e:00.0=", "'' is not a physical network name"),
+        ("0000:5e:00.0=phys net", "'phys net' is not a physical network name"),
+        (f"0000:5e:00.0={'p' * 65}", "is not a physical network name"),
+    ],
+)
+def test_bad_physical_networks_item_is_an_error_naming_it(item, says):
+    prefix = re.escape(f"[fpga_intel] physical_networks: {item!r}")
+    with pytest.raises(ValueError, match=f"^{prefix}") as err:
+        fpga_intel.parse_physical_networks([f"{PAC}=physnet1", item])
+    assert says in str(err.value)
+
+
+def test_one_card_cannot_have_two_networks():
+    assert fpga_intel.parse_physical_networks([f"{N3000}=a", f"{N3000}=a"]) == {N3000: "a"}
+    with pytest.raises(ValueError, match=f"{N3000}=b.*already has 'a'"):
+        fpga_intel.parse_physical_networks([f"{N3000}=a", f"{N3000}=b"])
+
+
+def test_bad_physical_networks_is_a_driver_error_not_a_crash(conf, host, tools):
+    """The agent's isolated discovery turns it into this driver's error naming the item (the
+    conductor then keeps the cards as last reported), and no tool was run for nothing."""
+    _n3000(host, tools)
+    conf.set_override("physical_networks", [f"{N3000}=bad net"], "fpga_intel")
+    found = discovery.run([fpga_intel.IntelFpgaDriver(conf, runner=tools.runner())], 10)
+    assert found.devices == []
+    assert found.errors == [
+        discovery.DriverError(
+            "fpga_intel",
+            f"ValueError: [fpga_intel] physical_networks: '{N3000}=bad net': 'bad net' is not "
+            "a physical network name (1 to 64 of A-Z, a-z, 0-9, '_', '.', ':', '-')",
+        )
+    ]
     assert tools.calls("fpgainfo") == []
 
 
