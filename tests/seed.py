@@ -22,8 +22,12 @@ def device(
     traits: tuple[str, ...] = ("OWNER_CYBORG", "CUSTOM_NVIDIA_2330"),
     handles: int = 1,
     num_accelerators: int = 1,
+    handle_extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One device with a deployable, its attributes and attach handles; returns their ids."""
+    """One device with a deployable, its attributes and attach handles; returns their ids.
+
+    ``handle_extra`` adds keys to each handle's attach_info, as a driver's ``AttachHandle.extra``
+    does (e.g. ``physical_network`` of a NIC port)."""
     with db.transaction() as s:
         host = s.query(models.Host).filter_by(hostname=hostname).one_or_none()
         if host is None:
@@ -64,7 +68,7 @@ def device(
                     deployable_id=dep.id,
                     cpid_id=cpid.id,
                     attach_type="PCI",
-                    attach_info=json.dumps(_pci_info(pci)),
+                    attach_info=json.dumps({**(handle_extra or {}), **_pci_info(pci)}),
                     in_use=False,
                 )
             )

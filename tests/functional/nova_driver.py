@@ -30,6 +30,7 @@ context is built here as nova-api would build it from keystonemiddleware's outpu
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import tempfile
@@ -169,6 +170,8 @@ def profile_steps(cyborg: Any, client: Any, ctx: Any, s: dict[str, Any]) -> dict
     port = str(uuid.uuid4())
     groups = attempt(lambda: client.get_device_profile_groups(s["profile"]))
     return {
+        "port": port,
+        "requester_id": attempt(lambda: cyborg.get_device_profile_group_requester_id(1, port)),
         "profile_request_groups": attempt(
             lambda: [
                 group_dict(g) for g in cyborg.get_device_profile_request_groups(ctx, s["profile"])
@@ -190,8 +193,9 @@ def profile_steps(cyborg: Any, client: Any, ctx: Any, s: dict[str, Any]) -> dict
     }
 
 
-def bind_steps(client: Any, s: dict[str, Any]) -> dict[str, Any]:
-    """The conductor's and compute's side for one instance: create, match, bind, read."""
+def bind_steps(cyborg: Any, client: Any, s: dict[str, Any]) -> dict[str, Any]:
+    """The conductor's and compute's side for one instance: create, match, bind, read; and
+    the PCI request compute builds for an accelerator-direct port from each bound ARQ."""
     out: dict[str, Any] = {}
     instance = str(uuid.uuid4())
     out["instance"] = instance
@@ -210,6 +214,11 @@ def bind_steps(client: Any, s: dict[str, Any]) -> dict[str, Any]:
     out["bind"] = attempt(lambda: client.bind_arqs(bindings))
     out["for_instance"] = attempt(lambda: client.get_arqs_for_instance(instance))
     out["resolved"] = attempt(lambda: client.get_arqs_for_instance(instance, only_resolved=True))
+    # Nova calls it only for a port's ARQ; a handle that is no NIC port has no network.
+    out["pci_device_profiles"] = [
+        attempt(lambda a=a: cyborg.get_arq_pci_device_profile(a))
+        for a in out["for_instance"].get("value") or []
+    ]
     out["by_uuid"] = attempt(lambda: [client.get_arq_by_uuid(a["uuid"]) for a in arqs])
     out["uuids_for_instance"] = attempt(
         lambda: client.get_arq_uuids_for_instance(_instance(instance))
@@ -301,8 +310,15 @@ def main() -> None:
             "client_class": type(client).__name__,
             # The test checks it drives each of these: a new method in a later Nova shows up.
             "public_methods": sorted(n for n in dir(type(client)) if not n.startswith("_")),
+            "module_functions": sorted(
+                name
+                for name, value in vars(cyborg).items()
+                if inspect.isfunction(value)
+                and value.__module__ == cyborg.__name__
+                and not name.startswith("_")
+            ),
             "profile": profile_steps(cyborg, client, ctx, scenario),
-            "bind": bind_steps(client, scenario),
+            "bind": bind_steps(cyborg, client, scenario),
             "port": port_steps(client, scenario),
             "errors": error_steps(client, scenario),
         }

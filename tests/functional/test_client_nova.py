@@ -2,13 +2,16 @@
 
 The live tests (``slow``) build Nova's venv (``tests/client_venvs.py``, once), start an
 all-in-one with its simulated fleet and ``[nova]`` pointed at a recording Nova, and run
-``nova_driver.py`` under Nova's Python: every public method of ``_CyborgClient`` and the module
-helpers Nova's scheduler and conductor call, in two modes (endpoint from the service catalog
-with bare tokens, and ``[cyborg] endpoint_override`` with keystonemiddleware's identity
-headers; see the driver's docstring). The requests Nova made are kept in
-``tests/fixtures/nova_client_requests.json``; the live run must send exactly those again
-(``CYBORG_LITE_RECORD_NOVA=1`` rewrites the file instead), and the fast replay tests send them
-to the in-process app on every database backend, so the contract holds without Nova's venv.
+``nova_driver.py`` under Nova's Python: every public method of ``_CyborgClient`` and every
+public module function (the helpers Nova's scheduler and conductor call, and
+``get_arq_pci_device_profile``, compute's PCI request for an accelerator-direct port, on the
+ARQ bound to the simulated N6001, whose handle names its physical network), in two modes
+(endpoint from the service catalog with bare tokens, and ``[cyborg] endpoint_override`` with
+keystonemiddleware's identity headers; see the driver's docstring). The requests Nova made are
+kept in ``tests/fixtures/nova_client_requests.json``; the live run must send exactly those
+again (``CYBORG_LITE_RECORD_NOVA=1`` rewrites the file instead), and the fast replay tests send
+them to the in-process app on every database backend, so the contract holds without Nova's
+venv.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ PROFILES = {
 }
 # The simulated fleet's deployables Nova's scheduler would have picked, by role; the port's
 # only handle is taken before Nova binds, so that bind ends BindFailed.
-# ``pci`` is where the simulated driver puts each card (the replay seeds the same addresses).
+# ``pci`` is where the simulated driver puts each card (the replay seeds the same addresses);
+# the N6001, a SmartNIC, reports the all-in-one's [simulated] physical_network (its default).
 PROVIDERS = {
     "rp:gpu": {
         "deployable": f"{HOST}_nvidia-h100-0",
@@ -64,6 +68,7 @@ PROVIDERS = {
         "rc": "FPGA",
         "traits": ["CUSTOM_FPGA_INTEL", "CUSTOM_FPGA_INTEL_N6001"],
         "handles": 1,
+        "physical_network": "physnet1",
     },
     "rp:port": {
         "deployable": f"{HOST}_xilinx-u280-0",
@@ -88,6 +93,15 @@ CLIENT_METHODS = [
     "get_arqs_for_instance",
     "get_device_profile_groups",
     "get_device_request_groups",
+]
+# Every public function of nova.accelerator.cyborg, each called by the driver too
+# (get_client builds the client every step uses).
+MODULE_FUNCTIONS = [
+    "get_arq_pci_device_profile",
+    "get_client",
+    "get_device_amount_of_dp_groups",
+    "get_device_profile_group_requester_id",
+    "get_device_profile_request_groups",
 ]
 
 
@@ -191,6 +205,7 @@ def failed(step: dict[str, Any], error: str, *words: str) -> None:
 def test_every_public_client_method_is_driven(run):
     assert run["steps"]["client_class"] == "_CyborgClient"
     assert run["steps"]["public_methods"] == CLIENT_METHODS
+    assert run["steps"]["module_functions"] == MODULE_FUNCTIONS
 
 
 @pytest.mark.slow
@@ -207,6 +222,7 @@ def test_device_profile_becomes_request_groups(run):
         f"device_profile_{i}{port['owner']}" for i in range(2)
     ]
     assert value(steps["amount_of_dp_groups"]) == 2
+    assert value(steps["requester_id"]) == f"device_profile_1{steps['port']}"
     failed(steps["unknown_profile"], "DeviceProfileError", "got nothing")
 
 
@@ -237,6 +253,14 @@ def test_instance_arqs_are_matched_bound_listed_and_deleted(run):
         for a, role in zip(matched, ("rp:gpu", "rp:fpga"), strict=True)
     ]
     assert value(steps["resolved"]) == bound
+    # Compute's PCI request for an accelerator-direct port: only the SmartNIC has a network.
+    gpu_profile, nic_profile = steps["pci_device_profiles"]
+    failed(gpu_profile, "KeyError", "physical_network")
+    assert value(nic_profile) == {
+        "physical_network": "physnet1",
+        "pci_slot": PROVIDERS["rp:fpga"]["pci"],
+        "arq_uuid": matched[1]["uuid"],
+    }
     assert value(steps["by_uuid"]) == bound
     assert value(steps["uuids_for_instance"]) == [a["uuid"] for a in matched]
     assert value(steps["delete_for_instance"]) is None
@@ -246,10 +270,15 @@ def test_instance_arqs_are_matched_bound_listed_and_deleted(run):
 
 
 def pci_info(role: str) -> dict[str, str]:
-    """The ``attach_handle_info`` of a PCI card, as Cyborg shows it (strings, no colons)."""
-    domain, bus, rest = PROVIDERS[role]["pci"].split(":")
+    """The ``attach_handle_info`` of a PCI card, as Cyborg shows it (strings, no colons),
+    with the physical network of a NIC."""
+    provider = PROVIDERS[role]
+    domain, bus, rest = provider["pci"].split(":")
     device, function = rest.split(".")
-    return {"domain": domain, "bus": bus, "device": device, "function": function}
+    info = {"domain": domain, "bus": bus, "device": device, "function": function}
+    if "physical_network" in provider:
+        info["physical_network"] = provider["physical_network"]
+    return info
 
 
 @pytest.mark.slow
@@ -371,6 +400,9 @@ def replay_client(app, db) -> falcon.testing.TestClient:
             rc=p["rc"],
             traits=tuple(p["traits"]),
             handles=p["handles"],
+            handle_extra=(
+                {"physical_network": p["physical_network"]} if "physical_network" in p else None
+            ),
         )
         made.rps = {**getattr(made, "rps", {}), role: dev["rp_uuid"]}  # type: ignore[attr-defined]
     for name, groups in fixture["profiles"].items():
