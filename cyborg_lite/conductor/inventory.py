@@ -28,11 +28,12 @@ from oslo_log import log as logging
 from sqlalchemy import exc as sa_exc
 
 from cyborg_lite import exception
-from cyborg_lite.conductor import reconcile, records
+from cyborg_lite.conductor import reconcile
 from cyborg_lite.db import hosts as db_hosts
 from cyborg_lite.db import inventory as db_inventory
 from cyborg_lite.db import models
 from cyborg_lite.db.engine import Database
+from cyborg_lite.inventory import records
 
 LOG = logging.getLogger(__name__)
 

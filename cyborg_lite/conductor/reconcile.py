@@ -1,6 +1,6 @@
 """Reconciling a host's report with SQL: a pure ``diff`` and one ``apply``.
 
-``diff(old, new)`` compares records (``conductor.records``) and returns the ``Changes``; it does
+``diff(old, new)`` compares records (``inventory.records``) and returns the ``Changes``; it does
 no I/O and is tested without a database. ``db.inventory.load`` reads a host's inventory as
 records, and ``apply`` writes the changes inside the caller's transaction, returning the
 events to notify once that transaction has committed.
@@ -21,10 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from cyborg_lite import exception
-from cyborg_lite.conductor.records import DeployableRec, DeviceRec, FirmwareRec, Handle, Known
 from cyborg_lite.db import inventory as db_inventory
 from cyborg_lite.db import models
 from cyborg_lite.db.inventory import Snapshot
+from cyborg_lite.inventory.records import DeployableRec, DeviceRec, FirmwareRec, Handle, Known
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Reading a host's inventory from SQL as records (for ``conductor.reconcile``), with its rows.
+"""Reading a host's inventory from SQL as records (``inventory.records``), with its rows.
 
 ``load`` costs one query per table, however many devices the host has.
 """
@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from cyborg_lite.conductor.records import (
+from cyborg_lite.db import models
+from cyborg_lite.inventory.records import (
     DeployableRec,
     DeviceRec,
     FirmwareRec,
@@ -20,7 +21,6 @@ from cyborg_lite.conductor.records import (
     Known,
     canonical_json,
 )
-from cyborg_lite.db import models
 
 
 @dataclasses.dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from cyborg_lite.conductor import records
 from cyborg_lite.conductor.reconcile import diff
-from cyborg_lite.conductor.records import Known
+from cyborg_lite.inventory import records
+from cyborg_lite.inventory.records import Known
 
 
 def device_dict(stable_id="gpu-1", *, pci="0000:3b:00.0", vbios="1.0", driver="nvidia", **kw):

@@ -1,8 +1,8 @@
 """The inventory as plain, comparable records: what a report says and what SQL holds.
 
-A report's device dicts (``drivers.base.to_dict``) and the SQL rows are both turned into these
-frozen records, so that ``reconcile.diff`` compares like with like and stays a pure function.
-Everything here is pure: no SQL, no RPC.
+A report's device dicts (``drivers.base.to_dict``) are turned into these frozen records here, and
+``db.inventory`` turns the SQL rows into the same records, so that ``conductor.reconcile.diff``
+compares like with like and stays a pure function. Everything here is pure: no SQL, no RPC.
 """
 
 from __future__ import annotations
