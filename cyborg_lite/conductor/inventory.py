@@ -34,6 +34,7 @@ from cyborg_lite.db import inventory as db_inventory
 from cyborg_lite.db import models
 from cyborg_lite.db.engine import Database
 from cyborg_lite.inventory import records
+from cyborg_lite.inventory.changes import Event
 
 LOG = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ LOG = logging.getLogger(__name__)
 ATTEMPTS = 4
 
 T = TypeVar("T")
-Event = reconcile.Event
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +178,7 @@ def receive_report(db: Database, report: Mapping[str, Any], now: dt.datetime) ->
                 return Outcome(False, events)
             snapshot = db_inventory.load(session, hostname)
             changes = reconcile.diff(snapshot.known, devices, failed_drivers=failed)
-            events += reconcile.apply(session, snapshot, changes)
+            events += db_inventory.apply(session, snapshot, changes)
             if not db_hosts.set_report(session, hostname, digest, errors, seq):
                 # A first report of a new host raced another that inserted it with a higher
                 # seq: roll back, and the retry finds this one stale.
@@ -233,7 +233,7 @@ def purge_released(db: Database) -> list[Event]:
     for device in candidates:
         with db.transaction() as session:
             if db_inventory.delete_if_released(session, device.id):
-                events.append(("device.removed", reconcile.device_payload(device)))
+                events.append(("device.removed", db_inventory.device_payload(device)))
     return events
 
 

@@ -21,6 +21,7 @@ from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_runner import RolloutRunner
 from cyborg_lite.conductor.rollout_watch import Watchdog
 from cyborg_lite.db.engine import Database
+from cyborg_lite.inventory.changes import Event
 
 LOG = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Rollouts(Protocol):
 EVENT_PREFIX = "accelerator."
 
 
-def notify(notifier: oslo_messaging.Notifier | None, events: Iterable[inventory.Event]) -> None:
+def notify(notifier: oslo_messaging.Notifier | None, events: Iterable[Event]) -> None:
     """Publish ``events`` (after their transaction committed); a broker error is logged only,
     since the change itself is already stored."""
     if notifier is None:

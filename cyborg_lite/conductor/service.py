@@ -25,6 +25,7 @@ from cyborg_lite.conductor.rollout_io import NoScheduling, Scheduling, Settings
 from cyborg_lite.conductor.rollout_runner import RolloutRunner
 from cyborg_lite.conductor.rollout_watch import Watchdog
 from cyborg_lite.db.engine import Database
+from cyborg_lite.inventory.changes import Event
 from cyborg_lite.placement.sync import ProviderSync
 from cyborg_lite.placement.worker import SyncWorker
 
@@ -133,11 +134,11 @@ class ConductorService:
         self.rollouts.runner.start()
         LOG.info("Conductor serving topic %s as %s", rpc.CONDUCTOR_TOPIC, self._conf.host)
 
-    def check_liveness(self) -> list[inventory.Event]:
+    def check_liveness(self) -> list[Event]:
         """One liveness pass: silent hosts down, released missing devices deleted; notifies."""
         now = self._clock()
         down_after = float(self._conf.conductor.host_down_after)
-        events: list[inventory.Event] = []
+        events: list[Event] = []
         # A conductor that was itself stopped has heard nobody: give agents one full period
         # to reach it before judging them, instead of marking the whole fleet down at start.
         if self._started_at is None or (now - self._started_at).total_seconds() >= down_after:

@@ -203,7 +203,7 @@ def test_device_claimed_after_the_snapshot_is_not_deleted(db):
     assert changes.removed == ("gpu-1",)
     hold(db, "gpu-1")  # an ARQ binds between the snapshot and the delete
     with pytest.raises(exception.ConcurrentUpdate), db.transaction() as s:
-        reconcile.apply(s, snapshot, changes)
+        db_inventory.apply(s, snapshot, changes)
     # The retry the workflow makes sees the ARQ and flags the device instead.
     out = inventory.receive_report(db, report(devices=[]), T0)
     assert out.events[0][1]["changed"] == ["missing"]
