@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from oslo_log import log as logging
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import orm
 
 from cyborg_lite import exception
 from cyborg_lite.conductor import reconcile
@@ -125,7 +126,7 @@ def _driver_errors(report: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def _arrive(
-    session: Any, hostname: str, now: dt.datetime, version: str | None
+    session: orm.Session, hostname: str, now: dt.datetime, version: str | None
 ) -> tuple[str | None, list[Event]]:
     """Heartbeat (and row lock) for ``hostname``, creating it on first contact; returns the
     digest SQL holds for it and the events."""
@@ -133,29 +134,29 @@ def _arrive(
         db_hosts.add(session, hostname, now, version)
         return None, [("host.up", {"hostname": hostname, "new": True})]
     # Read after the lock: another conductor's commit on this host is visible by now.
-    state, digest = db_hosts.state_and_digest(session, hostname)
-    if state == "down" and db_hosts.mark_up(session, hostname):
-        return digest, [("host.up", {"hostname": hostname, "new": False})]
-    return digest, []
+    stored = db_hosts.state_and_digest(session, hostname)
+    if stored.state == "down" and db_hosts.mark_up(session, hostname):
+        return stored.digest, [("host.up", {"hostname": hostname, "new": False})]
+    return stored.digest, []
 
 
-def _newer_seq(session: Any, hostname: str, seq: int, digest: str) -> int | None:
+def _newer_seq(session: orm.Session, hostname: str, seq: int, digest: str) -> int | None:
     """The seq SQL holds for ``hostname`` when it makes this report stale, else None (and
     ``seq`` is stored, or will be with the new host's first report); locks the host row."""
     if db_hosts.advance_report_seq(session, hostname, seq):
         return None
     try:
-        stored_seq, stored_digest = db_hosts.locked_report_position(session, hostname)
+        stored = db_hosts.locked_report_position(session, hostname)
     except exception.NotFound:
         # The host's first report: _arrive inserts it (or finds it inserted meanwhile), and
         # set_report stores seq unless a higher one got there first.
         return None
-    if stored_seq is None or stored_seq < seq:
+    if stored.seq is None or stored.seq < seq:
         # Inserted or changed between the two statements: start over, the UPDATE will match.
         raise exception.ConcurrentUpdate(f"Host {hostname} changed while checking report order.")
-    if stored_seq == seq and stored_digest == digest:
+    if stored.seq == seq and stored.digest == digest:
         return None  # the same report again: it writes only the heartbeat, as it always did
-    return stored_seq
+    return stored.seq
 
 
 def receive_report(db: Database, report: Mapping[str, Any], now: dt.datetime) -> Outcome:
@@ -201,11 +202,11 @@ def receive_heartbeat(
         with db.transaction() as session:
             if not db_hosts.touch(session, hostname, now, version):
                 return True, []
-            state, stored = db_hosts.state_and_digest(session, hostname)
+            stored = db_hosts.state_and_digest(session, hostname)
             events: list[Event] = []
-            if state == "down" and db_hosts.mark_up(session, hostname):
+            if stored.state == "down" and db_hosts.mark_up(session, hostname):
                 events.append(("host.up", {"hostname": hostname, "new": False}))
-            return stored != digest, events
+            return stored.digest != digest, events
 
     return _retrying(f"Heartbeat from {hostname}", attempt)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -19,6 +19,20 @@ from cyborg_lite.db import models
 
 FILTERS = ("state",)
 STATES = ("up", "down", "maintenance")
+
+
+class HostReportState(NamedTuple):
+    """A host's state and the digest of the last report applied for it (None before one)."""
+
+    state: str
+    digest: str | None
+
+
+class ReportPosition(NamedTuple):
+    """Where a host's reports stand: the highest seq seen and the digest last applied."""
+
+    seq: int | None
+    digest: str | None
 
 
 def add(session: orm.Session, hostname: str, now: dt.datetime, agent_version: str | None) -> None:
@@ -82,14 +96,14 @@ def mark_down(session: orm.Session, hostname: str, cutoff: dt.datetime) -> bool:
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def state_and_digest(session: orm.Session, hostname: str) -> tuple[str, str | None]:
+def state_and_digest(session: orm.Session, hostname: str) -> HostReportState:
     """The host's state and the digest of the last report applied for it."""
     row = session.execute(
         sa.select(models.Host.state, models.Host.report_digest).where(
             models.Host.hostname == hostname
         )
     ).one()
-    return row.state, row.report_digest
+    return HostReportState(row.state, row.report_digest)
 
 
 def advance_report_seq(session: orm.Session, hostname: str, seq: int) -> bool:
@@ -109,7 +123,7 @@ def advance_report_seq(session: orm.Session, hostname: str, seq: int) -> bool:
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def locked_report_position(session: orm.Session, hostname: str) -> tuple[int | None, str | None]:
+def locked_report_position(session: orm.Session, hostname: str) -> ReportPosition:
     """The host's stored report seq and digest, its row locked until the transaction ends;
     NotFound when there is no such host."""
     row = session.execute(
@@ -119,7 +133,7 @@ def locked_report_position(session: orm.Session, hostname: str) -> tuple[int | N
     ).one_or_none()
     if row is None:
         raise exception.NotFound(f"Host not found with hostname={hostname}")
-    return row.report_seq, row.report_digest
+    return ReportPosition(row.report_seq, row.report_digest)
 
 
 def set_report(
