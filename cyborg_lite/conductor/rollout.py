@@ -1,9 +1,12 @@
 """The rollout engine: advances rollouts wave by wave, within their limits, crash-safely.
 
-Every job transition is written to SQL before it is acted on (drain, then dispatch), so a
-conductor that dies at any point is replaced by another (or itself, restarted) that takes the
-rollout's lease once it expires and carries on: jobs caught between drain and dispatch are
-dispatched again, which is safe because agents run a job uuid at most once. Job results from
+Every job transition is written to SQL before it is acted on, and no remote call is made while
+a transaction is open. A job starts in three steps: commit ``draining`` with the device's drain
+in SQL (binds refuse it from then on), drain it in Placement with no transaction open, commit
+``dispatched``, then cast to the agent. A conductor that dies at any point is replaced by
+another (or itself, restarted) that takes the rollout's lease once it expires and carries on:
+jobs caught between drain and dispatch are drained and dispatched again, which is safe because
+agents run a job uuid at most once. Job results from
 agents advance their rollout at once; a timer only covers what no message announces (the end
 of a bake, a window opening, a deadline, a lease to renew).
 """
@@ -79,10 +82,14 @@ class Engine:
             took_over = self._take_lease(rollout, now)
             if took_over is None:
                 return rollout.lease_expires
-            redo = self._recover(session, rollout) if took_over else []
+            redrain, redo = self._recover(session, rollout) if took_over else ([], [])
             wake, started = self._step(session, rollout, now)
-        for job in redo + started:
-            self._dispatch(job)
+        # Committed: the jobs are draining and their devices refuse binds. Placement next.
+        draining = redrain + started
+        for job in draining:
+            self._scheduling.drain(job.device_uuid)
+        for payload in redo + self._dispatched(rollout_uuid, draining):
+            self._dispatch(payload)
         # Lease renewal is the runner's periodic sweep (more often than lease_seconds / 2);
         # the wake time returned here is only what this rollout itself waits for.
         return wake
@@ -213,23 +220,45 @@ class Engine:
             )
         return took_over
 
-    def _recover(self, session: Any, rollout: models.Rollout) -> list[dict[str, Any]]:
-        """After a takeover: jobs caught between drain and dispatch are sent again."""
-        out = []
+    def _recover(
+        self, session: Any, rollout: models.Rollout
+    ) -> tuple[list[models.RolloutJob], list[dict[str, Any]]]:
+        """After a takeover: jobs caught between drain and dispatch start again. Returns the
+        draining ones (drained in SQL again; Placement and dispatch follow the commit) and the
+        payloads of the dispatched ones (sent again)."""
+        draining, payloads = [], []
         for job in db_jobs.in_flight(session, rollout.id):
             if job.state in (states.DRAINING, states.DISPATCHED):
                 db_jobs.drain(session, job.device_uuid, job.uuid)
-                db_jobs.move(session, job.uuid, [job.state], states.DISPATCHED)
-                out.append(
+            if job.state == states.DRAINING:
+                draining.append(job)
+            elif job.state == states.DISPATCHED:
+                payloads.append(
                     rollout_io.job_payload(
                         session, rollout, job, self._settings.job_timeout_seconds
                     )
                 )
-        return out
+        return draining, payloads
+
+    def _dispatched(self, rollout_uuid: str, jobs: list[models.RolloutJob]) -> list[dict[str, Any]]:
+        """Commit ``dispatched`` for draining jobs; their payloads, to cast after the commit."""
+        if not jobs:
+            return []
+        with self._db.transaction() as session:
+            rollout = db_rollouts.get(session, rollout_uuid)
+            moved = db_jobs.move_many(
+                session, [job.uuid for job in jobs], [states.DRAINING], states.DISPATCHED
+            )
+            return rollout_io.job_payloads(
+                session,
+                rollout,
+                [job for job in jobs if job.uuid in moved],
+                self._settings.job_timeout_seconds,
+            )
 
     def _step(
         self, session: Any, rollout: models.Rollout, now: dt.datetime
-    ) -> tuple[dt.datetime | None, list[dict[str, Any]]]:
+    ) -> tuple[dt.datetime | None, list[models.RolloutJob]]:
         if rollout.state != states.RUNNING:
             return None, []
         strat = strategy_mod.from_dict(json.loads(rollout.strategy))
@@ -281,7 +310,9 @@ class Engine:
         rollout: models.Rollout,
         strat: strategy_mod.Strategy,
         now: dt.datetime,
-    ) -> tuple[dt.datetime | None, list[dict[str, Any]]]:
+    ) -> tuple[dt.datetime | None, list[models.RolloutJob]]:
+        """Move the jobs that may start now to ``draining`` and drain their devices in SQL;
+        returns them (the caller drains Placement after the commit, then dispatches)."""
         # A COUNT: loading up to max_in_flight jobs on every pass cost most of a pass.
         slots = strat.max_in_flight - db_jobs.count_in_flight(session, rollout.id)
         if slots <= 0:
@@ -327,21 +358,14 @@ class Engine:
             deadline=deadline,
         )
         started = [job for job in chosen if job.uuid in moved]
+        # A crash before the commit leaves the jobs pending; after it, recovery finds them
+        # draining and carries on.
         db_jobs.drain_many(session, [(job.device_uuid, job.uuid) for job in started])
-        for job in started:
-            self._scheduling.drain(job.device_uuid)
-        # Still one transaction: a crash before the commit leaves the jobs pending.
-        db_jobs.move_many(
-            session, [job.uuid for job in started], [states.DRAINING], states.DISPATCHED
-        )
-        payloads = rollout_io.job_payloads(
-            session, rollout, started, self._settings.job_timeout_seconds
-        )
         wake = self._next_deadline(session, rollout)
         if waiting_in_use:
             retry = now + IN_USE_RETRY
             wake = min(wake, retry) if wake else retry
-        return wake, payloads
+        return wake, started
 
     def _dispatch(self, payload: dict[str, Any]) -> None:
         try:
@@ -358,6 +382,7 @@ class Engine:
             job = db_jobs.get(session, job_uuid)
             if job is None or job.state not in (states.DRAINING, states.DISPATCHED):
                 return
+            was_draining = job.state == states.DRAINING
             rollout = session.scalar(
                 sa.select(models.Rollout).where(models.Rollout.id == job.rollout_id)
             )
@@ -374,6 +399,8 @@ class Engine:
             payload = rollout_io.job_payload(
                 session, rollout, job, self._settings.job_timeout_seconds
             )
+        if was_draining:  # its Placement drain may not have happened
+            self._scheduling.drain(job.device_uuid)
         self._dispatch(payload)
 
     def _next_deadline(self, session: Any, rollout: models.Rollout) -> dt.datetime | None:

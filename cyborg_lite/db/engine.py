@@ -18,6 +18,16 @@ from sqlalchemy import event, exc, orm
 
 from cyborg_lite import exception
 
+# How many transactions this thread has open, over every Database: remote calls (Placement,
+# Nova, agents) must never be made while one is (they would hold row locks, or SQLite's one
+# writer, for a network round-trip), and tests check ``in_transaction()`` where they happen.
+_open = threading.local()
+
+
+def in_transaction() -> bool:
+    """True while the calling thread has a database transaction open."""
+    return bool(getattr(_open, "depth", 0))
+
 
 def default_connection(conf: cfg.ConfigOpts) -> str:
     """The [database] connection, or the SQLite file under state_path when unset."""
@@ -72,8 +82,7 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size, echo=echo)
         self._sessions = orm.sessionmaker(bind=self.engine, expire_on_commit=False)
-        # Reentrant: a transaction opened inside another in the same thread must not hang.
-        self._serial = threading.RLock() if serialize and self.dialect == "sqlite" else None
+        self._serial = threading.Lock() if serialize and self.dialect == "sqlite" else None
 
     @classmethod
     def from_conf(cls, conf: cfg.ConfigOpts, *, serialize: bool = False) -> Database:
@@ -95,9 +104,18 @@ class Database:
         """One transaction: commit when the block ends, roll back if it raises.
 
         A lost connection to the database becomes ``ServiceUnavailable`` (503), not a 500.
+        Where transactions are serialized (the conductor on SQLite), one opened inside another
+        of the same thread would wait for the outer one for ever: it raises at once instead.
         """
-        with self._serial or contextlib.nullcontext(), self._transaction() as session:
-            yield session
+        depth = getattr(_open, "depth", 0)
+        if depth and self._serial is not None:
+            raise RuntimeError("A database transaction was opened inside another one.")
+        _open.depth = depth + 1
+        try:
+            with self._serial or contextlib.nullcontext(), self._transaction() as session:
+                yield session
+        finally:
+            _open.depth = depth
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[orm.Session]:

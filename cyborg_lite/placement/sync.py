@@ -214,10 +214,10 @@ class ProviderSync:
     def drain(self, device_uuid: str) -> None:
         """Reserve all of the device's capacity in Placement, so no scheduler picks it.
 
-        Called by the rollout engine inside the transaction that records the drain (not yet
-        visible to other sessions), so this writes ``reserved = total`` outright rather than
-        deriving it from SQL. A failure is logged only: SQL's drain already refuses binds,
-        and the periodic sync writes the reservation once it can.
+        Called by the rollout engine once the drain is committed in SQL, with no transaction
+        open; it writes ``reserved = total`` outright, whatever else SQL says of the device. A
+        failure is logged only: SQL's drain already refuses binds, and the periodic sync
+        writes the reservation from SQL once it can.
         """
         with self._db.transaction() as session:
             uuids = [model.provider_uuid(s) for s in db_providers.of_device(session, device_uuid)]

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from cyborg_lite.conductor import inventory
+from cyborg_lite.db import engine as engine_mod
 from cyborg_lite.placement.client import CONFLICT_ATTEMPTS, PlacementClient
 from cyborg_lite.placement.sync import ProviderSync
 from cyborg_lite.placement.worker import SyncWorker
@@ -31,10 +32,13 @@ class Recording:
     def __init__(self, inner, before_put=None):
         self.inner = inner
         self.requests = []
+        self.in_transaction = []
         self.before_put = before_put
 
     def request(self, url, method, **kwargs):
+        # The method, the URL, and whether this thread had a database transaction open.
         self.requests.append((method, url))
+        self.in_transaction.append(engine_mod.in_transaction())
         if method == "PUT" and self.before_put is not None:
             self.before_put(url)
         return self.inner.request(url, method, **kwargs)
@@ -389,3 +393,45 @@ def test_the_conductor_service_syncs_after_reports_and_drains_for_the_engine(
         )
     finally:
         service.stop()
+
+
+def test_the_rollout_engine_drains_through_placement_with_no_transaction_open(
+    db, sync, host, placement_url
+):
+    # Drain, dispatch, result and restore over the real Placement: every Placement call must
+    # happen outside any database transaction (the engine commits the drain first).
+    from cyborg_lite.conductor.rollout import Engine
+    from cyborg_lite.db import models
+    from tests import firmware_fleet as ff
+
+    name, _ = host
+    report(db, name, [device_dict("gpu-1")])
+    sync.sync_host(name)
+    dev, rp = device_uuid(db, name, "gpu-1"), rp_uuid(name, "gpu-1")
+    with db.transaction() as s:  # the reported vbios, one the image may update
+        device_id = s.query(models.Device.id).filter_by(uuid=dev).scalar()
+        s.query(models.FirmwareComponent).filter_by(device_id=device_id, component="vbios").update(
+            {"version": ff.OLD, "updatable": True}
+        )
+    sent = []
+
+    class Agents:
+        def flash(self, hostname, job):
+            # Dispatched after the drain: Placement already holds the device out.
+            sent.append((job, inventory_of(placement_url, rp)["PGPU"]["reserved"]))
+
+        def job_status(self, hostname, job_uuid):
+            return None
+
+    engine = Engine(db, Agents(), owner="c1", scheduling=sync)
+    rollout = ff.rollout(db, ff.image(db), {"device_uuids": [dev]}, {"canary": 0})
+    sync.recording.requests.clear()
+    sync.recording.in_transaction.clear()
+    engine.advance(rollout)
+    ((job, reserved),) = sent
+    assert reserved == 1
+    engine.job_update(job["job_uuid"], "succeeded", version=ff.NEW)
+    assert inventory_of(placement_url, rp)["PGPU"]["reserved"] == 0
+    assert sync.recording.writes()  # the drain and the restore were written
+    assert sync.recording.in_transaction
+    assert not any(sync.recording.in_transaction)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.db import models
+from cyborg_lite.db.engine import in_transaction
 from cyborg_lite.firmware import states
 from tests import personas, seed
 from tests.functional.envelope import message
@@ -57,7 +58,12 @@ def told():
 
 @pytest.fixture
 def engine(db, agents, told):
-    return Engine(db, agents, owner="test-conductor", on_bound=told.append)
+    def tell_nova(bound):
+        # Nova is told after the commit, never with a transaction open.
+        assert not in_transaction()
+        told.append(bound)
+
+    return Engine(db, agents, owner="test-conductor", on_bound=tell_nova)
 
 
 @pytest.fixture
@@ -151,8 +157,8 @@ def test_an_image_that_is_not_a_bitstream_is_400(client, db, fpga):
 
 
 def test_an_image_for_another_card_is_400(client, db, fpga):
+    other = image(db)
     with db.transaction() as s:
-        other = image(db)
         s.execute(
             sa.update(models.FirmwareImage)
             .where(models.FirmwareImage.uuid == other)

@@ -34,3 +34,24 @@ def test_unreachable(message):
 )
 def test_not_unreachable(message):
     assert not engine._is_disconnect(operational(message))
+
+
+def test_transactions_are_counted_and_serialized_ones_never_nest(tmp_path):
+    from cyborg_lite.db import engine as engine_mod
+
+    url = f"sqlite:///{tmp_path / 'nest.sqlite'}"
+    serial = engine_mod.Database(url, serialize=True)
+    plain = engine_mod.Database(url)
+    assert not engine_mod.in_transaction()
+    with serial.transaction():
+        assert engine_mod.in_transaction()
+        # The inner one would wait for the outer's lock for ever: it raises at once.
+        with pytest.raises(RuntimeError, match="inside another"), serial.transaction():
+            pass
+        assert engine_mod.in_transaction()
+    assert not engine_mod.in_transaction()
+    with plain.transaction(), plain.transaction():
+        assert engine_mod.in_transaction()
+    assert not engine_mod.in_transaction()
+    serial.dispose()
+    plain.dispose()
