@@ -37,8 +37,8 @@ def _install() -> None:
             COUNTS["delivered"] += 1
         return callback(self, message)
 
-    impl_rabbit.Connection._publish = counted_publish  # type: ignore[method-assign]
-    impl_rabbit.Consumer._callback = counted_callback  # type: ignore[method-assign]
+    impl_rabbit.Connection._publish = counted_publish
+    impl_rabbit.Consumer._callback = counted_callback
 
 
 def _writer(path: str) -> None:

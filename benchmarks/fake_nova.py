@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -27,7 +28,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Version documents and servers."""
-        port = self.server.server_address[1]
+        # A TCP server: its address is (host, port); typeshed allows any socket family here.
+        port = cast(tuple[str, int], self.server.server_address)[1]
         version = {
             "id": "v2.1",
             "status": "CURRENT",

@@ -54,7 +54,7 @@ def main() -> None:
     ctx = rpc.admin_context()
     with open(args.inventory) as f:
         inventory = json.load(f)
-    hosts = sorted(inventory)
+    hosts: list[str] = sorted(inventory)
     prepared = {h: _report(h, inventory[h]) for h in hosts}
     latencies: list[float] = []
     errors: list[str] = []

@@ -15,6 +15,7 @@ import platform
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,9 @@ def phase_a(work: Path, plan: workloads.Plan, results: dict[str, Any], with_peer
         t0 = time.monotonic()
         system.start_agents(HOSTS_A, HOSTS_A, "bench")
         system.wait_devices(HOSTS_A * 8 + 5, timeout=300)
-        seed = {"cyborg-lite": {"devices": system.device_count(), "seconds": time.monotonic() - t0}}
+        seed: dict[str, dict[str, Any]] = {
+            "cyborg-lite": {"devices": system.device_count(), "seconds": time.monotonic() - t0}
+        }
         log(f"cyborg-lite seeded: {seed['cyborg-lite']}")
         systems: list[Any] = [system]
         inventory = lite.inventory_json(
@@ -156,6 +159,7 @@ def phase_a(work: Path, plan: workloads.Plan, results: dict[str, Any], with_peer
                 cached = (cache / "complete").exists()
                 other.start(restore=cache if cached else None)
                 t0 = time.monotonic()
+                r: dict[str, Any]
                 if cached:
                     r = {"errors": 0, "first_errors": []}
                 else:
@@ -221,7 +225,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.render:
-        results = json.loads((Path(args.render) / "results.json").read_text())
+        results: dict[str, Any] = json.loads((Path(args.render) / "results.json").read_text())
         quick = bool(results.get("quick"))
         Path(args.out).write_text(
             report.render(results, command="make bench-quick" if quick else "make bench")
@@ -237,7 +241,7 @@ def main() -> None:
     if args.profile:
         global PROFILE_DIR
         PROFILE_DIR = work
-    results: dict[str, Any] = {"plan": plan.__dict__, "quick": args.quick, "started": stamp}
+    results = {"plan": plan.__dict__, "quick": args.quick, "started": stamp}
     t_start = time.monotonic()
     with_peer = not args.no_peer
     if with_peer:
@@ -250,10 +254,11 @@ def main() -> None:
             with_peer = False
     phases = args.only.split(",")
     # A phase that fails is reported as such; the other's figures are kept.
-    for name, run_phase in (
+    runs: tuple[tuple[str, Callable[[], None]], ...] = (
         ("a", lambda: phase_a(work, plan, results, with_peer)),
         ("b", lambda: phase_b(work, plan, results)),
-    ):
+    )
+    for name, run_phase in runs:
         if name not in phases:
             continue
         try:

@@ -315,7 +315,8 @@ def rollout_state(system: System, rollout_uuid: str) -> dict[str, Any]:
         system.base_url, headers, "GET", f"/v2/firmware_rollouts/{rollout_uuid}"
     )
     doc: dict[str, Any] = resp.json()
-    return doc.get("firmware_rollout", doc)
+    state: dict[str, Any] = doc.get("firmware_rollout", doc)
+    return state
 
 
 def write_json(path: Path, data: Any) -> None:

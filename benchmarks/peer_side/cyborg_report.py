@@ -16,14 +16,17 @@ Modes (one JSON line of results on stdout):
   changed; the latencies.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import sys
 import threading
 import time
+from typing import Any
 
 
-def _parse():
+def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["seed", "ingest", "changed"])
     parser.add_argument("--config-file", required=True)
@@ -34,7 +37,9 @@ def _parse():
     return parser.parse_args()
 
 
-def _objects(host, devices, change=None):
+def _objects(
+    host: str, devices: list[dict[str, Any]], change: tuple[int, str] | None = None
+) -> list[Any]:
     """Cyborg DriverDevice objects for cyborg-lite device dicts (one device ``change``d)."""
     from cyborg.objects.driver_objects import driver_attach_handle as dah
     from cyborg.objects.driver_objects import driver_attribute as dattr
@@ -92,7 +97,7 @@ def _objects(host, devices, change=None):
     return out
 
 
-def main():
+def main() -> None:
     """Run one mode and print its results as one JSON line."""
     args = _parse()
     from cyborg import objects
@@ -106,31 +111,32 @@ def main():
     rpc.init(cfg.CONF)
     with open(args.inventory) as f:
         inventory = json.load(f)
-    hosts = sorted(inventory)
+    hosts: list[str] = sorted(inventory)
     api = rpcapi.ConductorAPI()
     ctx = get_admin_context()
-    latencies = []
-    errors = []
+    latencies: list[float] = []
+    errors: list[str] = []
     lock = threading.Lock()
     started = time.monotonic()
     deadline = started + (args.seconds if args.mode == "ingest" else 3600.0)
     # Build the objects once: the cost measured is the conductor's, not this client's.
     prepared = {h: _objects(h, inventory[h]) for h in hosts}
-    todo = list(range(min(args.max_calls, len(hosts)))) if args.mode != "ingest" else None
+    # How many hosts report once (every mode but ingest, which counts calls instead).
+    todo = min(args.max_calls, len(hosts))
     counter = [0]
 
-    def next_host():
+    def next_host() -> str | None:
         with lock:
             n = counter[0]
             if args.mode == "ingest":
                 if n >= args.max_calls or time.monotonic() >= deadline:
                     return None
-            elif n >= len(todo):
+            elif n >= todo:
                 return None
             counter[0] = n + 1
             return hosts[n % len(hosts)]
 
-    def worker():
+    def worker() -> None:
         while True:
             host = next_host()
             if host is None:
