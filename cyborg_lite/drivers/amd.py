@@ -9,12 +9,12 @@ what it left unknown. The whole GPU is a ``PGPU`` deployable; enabled SR-IOV VFs
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from cyborg_lite.drivers import base, common, pci
+from cyborg_lite.drivers import base, common, hostdriver, pci
 from cyborg_lite.drivers.amd_sources import (
     AmdInfo,
     load_amdsmi,
@@ -24,7 +24,7 @@ from cyborg_lite.drivers.amd_sources import (
     read_amdsmi,
     read_sysfs,
 )
-from cyborg_lite.drivers.host import CommandRunner, SysfsReader, ToolError
+from cyborg_lite.drivers.host import ToolError
 
 LOG = logging.getLogger(__name__)
 
@@ -49,26 +49,17 @@ def claims(dev: pci.PciDevice) -> bool:
     return dev.vendor_id == VENDOR_ID and dev.class_code in GPU_CLASSES and not dev.is_vf
 
 
-class AmdDriver(base.Driver):
+class AmdDriver(hostdriver.HostDriver):
     """AMD GPUs and Instinct accelerators; see the module docstring."""
 
     name: ClassVar[str] = "amd"
 
     def __init__(
-        self,
-        conf: cfg.ConfigOpts,
-        *,
-        reader: SysfsReader | None = None,
-        runner: CommandRunner | None = None,
-        amdsmi: Any = None,
+        self, conf: cfg.ConfigOpts, *, amdsmi: Any = None, **host: Unpack[hostdriver.HostAccess]
     ) -> None:
-        super().__init__(conf)
-        self.reader = reader or SysfsReader(conf.agent.sysfs_root)
-        self.runner = runner or CommandRunner()
+        super().__init__(conf, **host)
         # None: import the real module lazily (and at most once), only if enabled.
         self._amdsmi = amdsmi
-        #: Why each source that was tried and skipped was skipped (last discovery).
-        self.errors: list[str] = []
 
     def _enrich(self) -> dict[str, AmdInfo]:
         opts = self.conf.amd
@@ -181,29 +172,12 @@ class AmdDriver(base.Driver):
             )
         return tuple(found)
 
-    def _find(self, address: str) -> base.Device | None:
-        return next((d for d in self.discover() if d.pci_address == address), None)
-
-    def flash(
-        self,
-        device: base.Device,
-        component: str,
-        image_path: str,
-        timeout: float,
-        *,
-        expected_version: str | None = None,
-    ) -> base.FlashResult:
+    def _flash_command(
+        self, device: base.Device, component: str
+    ) -> hostdriver.FlashCommand | base.FlashResult:
         """Flash the VBIOS with ``[amd] flash_command``; active per ``[amd] flash_activation``."""
-        address = device.pci_address or ""
-        return common.flash_with_command(
-            runner=self.runner,
-            template=self.conf.amd.flash_command,
-            option="[amd] flash_command",
-            device=device,
-            component=component,
-            image_path=image_path,
-            timeout=timeout,
+        return hostdriver.FlashCommand(
+            self.conf.amd.flash_command,
+            "[amd] flash_command",
             activation=self.conf.amd.flash_activation,
-            reread=lambda: self._find(address),
-            expected_version=expected_version,
         )

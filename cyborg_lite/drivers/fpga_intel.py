@@ -19,10 +19,9 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from oslo_config import cfg
 from oslo_log import log as logging
 
-from cyborg_lite.drivers import base, common, pci
+from cyborg_lite.drivers import base, common, hostdriver, pci
 from cyborg_lite.drivers.fpga_intel_sources import (
     FpgaInfo,
     merge,
@@ -30,7 +29,7 @@ from cyborg_lite.drivers.fpga_intel_sources import (
     parse_fpgainfo,
     read_sysfs,
 )
-from cyborg_lite.drivers.host import CommandRunner, SysfsReader, ToolError
+from cyborg_lite.drivers.host import ToolError
 
 LOG = logging.getLogger(__name__)
 
@@ -99,23 +98,10 @@ def claims(dev: pci.PciDevice, device_ids: list[str]) -> bool:
     )
 
 
-class IntelFpgaDriver(base.Driver):
+class IntelFpgaDriver(hostdriver.HostDriver):
     """Intel FPGA cards on DFL; see the module docstring."""
 
     name: ClassVar[str] = "fpga_intel"
-
-    def __init__(
-        self,
-        conf: cfg.ConfigOpts,
-        *,
-        reader: SysfsReader | None = None,
-        runner: CommandRunner | None = None,
-    ) -> None:
-        super().__init__(conf)
-        self.reader = reader or SysfsReader(conf.agent.sysfs_root)
-        self.runner = runner or CommandRunner()
-        #: Why each source that was tried and skipped was skipped (last discovery).
-        self.errors: list[str] = []
 
     def _fpgainfo(self) -> dict[str, FpgaInfo]:
         opts = self.conf.fpga_intel
@@ -225,40 +211,24 @@ class IntelFpgaDriver(base.Driver):
             if (version := versions[component]) is not None
         )
 
-    def _find(self, address: str) -> base.Device | None:
-        return next((d for d in self.discover() if d.pci_address == address), None)
-
-    def flash(
-        self,
-        device: base.Device,
-        component: str,
-        image_path: str,
-        timeout: float,
-        *,
-        expected_version: str | None = None,
-    ) -> base.FlashResult:
+    def _flash_command(
+        self, device: base.Device, component: str
+    ) -> hostdriver.FlashCommand | base.FlashResult:
         """``fpgasupdate`` for fpga_shell/fpga_bmc (staged), ``fpgaconf`` for a bitstream."""
         if component not in COMPONENTS:
             return base.FlashResult(
                 ok=False, error_code="unsupported", message=f"no such component {component!r}"
             )
         option, activation = COMPONENTS[component]
-        if component == "bitstream" and expected_version is not None:
-            # AFU ids are compared in canonical UUID form, however the catalog spells them.
-            expected_version = norm_uuid(expected_version) or expected_version
-        address = device.pci_address or ""
-        return common.flash_with_command(
-            runner=self.runner,
-            template=getattr(self.conf.fpga_intel, option),
-            option=f"[fpga_intel] {option}",
-            device=device,
-            component=component,
-            image_path=image_path,
-            timeout=timeout,
-            activation=activation,
-            reread=lambda: self._find(address),
-            expected_version=expected_version,
+        return hostdriver.FlashCommand(
+            getattr(self.conf.fpga_intel, option), f"[fpga_intel] {option}", activation
         )
+
+    def _expected_version(self, component: str, expected_version: str) -> str:
+        """AFU ids are compared in canonical UUID form, however the catalog spells them."""
+        if component == "bitstream":
+            return norm_uuid(expected_version) or expected_version
+        return expected_version
 
 
 def _with_physnet(

@@ -17,12 +17,11 @@ import re
 import tempfile
 from typing import ClassVar
 
-from oslo_config import cfg
 from oslo_log import log as logging
 
-from cyborg_lite.drivers import base, common, pci
+from cyborg_lite.drivers import base, common, hostdriver, pci
 from cyborg_lite.drivers.fpga_xilinx_sources import XrtInfo, merge, parse_xbmgmt, read_sysfs
-from cyborg_lite.drivers.host import CommandRunner, SysfsReader, ToolError
+from cyborg_lite.drivers.host import ToolError
 
 LOG = logging.getLogger(__name__)
 
@@ -48,23 +47,10 @@ def user_function(bus: pci.PciBus, mgmt: pci.PciDevice) -> pci.PciDevice | None:
     return user if user is not None and user.vendor_id == VENDOR_ID else None
 
 
-class XilinxFpgaDriver(base.Driver):
+class XilinxFpgaDriver(hostdriver.HostDriver):
     """Alveo cards on XRT; see the module docstring."""
 
     name: ClassVar[str] = "fpga_xilinx"
-
-    def __init__(
-        self,
-        conf: cfg.ConfigOpts,
-        *,
-        reader: SysfsReader | None = None,
-        runner: CommandRunner | None = None,
-    ) -> None:
-        super().__init__(conf)
-        self.reader = reader or SysfsReader(conf.agent.sysfs_root)
-        self.runner = runner or CommandRunner()
-        #: Why each source that was tried and skipped was skipped (last discovery).
-        self.errors: list[str] = []
 
     def _examine(self, address: str) -> XrtInfo | None:
         opts = self.conf.fpga_xilinx
@@ -167,38 +153,21 @@ class XilinxFpgaDriver(base.Driver):
             )
         return tuple(found)
 
-    def _find(self, address: str) -> base.Device | None:
-        return next((d for d in self.discover() if d.pci_address == address), None)
-
-    def flash(
-        self,
-        device: base.Device,
-        component: str,
-        image_path: str,
-        timeout: float,
-        *,
-        expected_version: str | None = None,
-    ) -> base.FlashResult:
+    def _flash_command(
+        self, device: base.Device, component: str
+    ) -> hostdriver.FlashCommand | base.FlashResult:
         """``xbmgmt program --base`` for fpga_shell, ``xbutil program`` for a bitstream."""
         opts = self.conf.fpga_xilinx
-        address = device.pci_address or ""
         if component == "bitstream":
             template, option, activation = opts.xclbin_command, "xclbin_command", "live"
             target = device.vendor_board_info.get("user_address")
         else:
             template, option = opts.base_flash_command, "base_flash_command"
             activation, target = "power_cycle", None
-        return common.flash_with_command(
-            runner=self.runner,
-            template=template,
-            option=f"[fpga_xilinx] {option}",
-            device=device,
-            component=component,
-            image_path=image_path,
-            timeout=timeout,
-            activation=activation,
-            reread=lambda: self._find(address),
-            expected_version=expected_version,
+        return hostdriver.FlashCommand(
+            template,
+            f"[fpga_xilinx] {option}",
+            activation,
             target_address=target,
             noop_pattern=_NOOP_RE,
             failure_pattern=_FAILED_RE,

@@ -9,14 +9,14 @@ attach type ``MIG``), else the whole GPU (``PGPU``). MIG is only read, never cha
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import pynvml
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from cyborg_lite.drivers import base, common, pci
-from cyborg_lite.drivers.host import CommandRunner, SysfsReader, ToolError
+from cyborg_lite.drivers import base, common, hostdriver, pci
+from cyborg_lite.drivers.host import ToolError
 from cyborg_lite.drivers.nvidia_sources import GpuInfo, parse_smi_xml, read_nvml, read_proc
 
 LOG = logging.getLogger(__name__)
@@ -39,25 +39,16 @@ def _vgpu_trait_name(name: str) -> str:
     return name
 
 
-class NvidiaDriver(base.Driver):
+class NvidiaDriver(hostdriver.HostDriver):
     """NVIDIA GPUs; see the module docstring for the sources and the deployable rules."""
 
     name: ClassVar[str] = "nvidia"
 
     def __init__(
-        self,
-        conf: cfg.ConfigOpts,
-        *,
-        reader: SysfsReader | None = None,
-        runner: CommandRunner | None = None,
-        nvml: Any = None,
+        self, conf: cfg.ConfigOpts, *, nvml: Any = None, **host: Unpack[hostdriver.HostAccess]
     ) -> None:
-        super().__init__(conf)
-        self.reader = reader or SysfsReader(conf.agent.sysfs_root)
-        self.runner = runner or CommandRunner()
+        super().__init__(conf, **host)
         self.nvml = nvml if nvml is not None else pynvml
-        #: Why each source that was tried and skipped was skipped (last discovery).
-        self.errors: list[str] = []
 
     def _enrich(self) -> dict[str, GpuInfo]:
         opts = self.conf.nvidia
@@ -213,18 +204,9 @@ class NvidiaDriver(base.Driver):
             found.append(base.FirmwareComponent("gsp", gpu.gsp, False, "reset"))
         return tuple(found)
 
-    def _find(self, address: str) -> base.Device | None:
-        return next((d for d in self.discover() if d.pci_address == address), None)
-
-    def flash(
-        self,
-        device: base.Device,
-        component: str,
-        image_path: str,
-        timeout: float,
-        *,
-        expected_version: str | None = None,
-    ) -> base.FlashResult:
+    def _flash_command(
+        self, device: base.Device, component: str
+    ) -> hostdriver.FlashCommand | base.FlashResult:
         """Flash the VBIOS with ``[nvidia] flash_command``; active after a GPU reset."""
         if any(h.attach_type == "MIG" for d in device.deployables for h in d.attach_handles):
             return base.FlashResult(
@@ -232,16 +214,6 @@ class NvidiaDriver(base.Driver):
                 error_code="busy",
                 message=f"{device.pci_address} has MIG instances; they must be destroyed first",
             )
-        address = device.pci_address or ""
-        return common.flash_with_command(
-            runner=self.runner,
-            template=self.conf.nvidia.flash_command,
-            option="[nvidia] flash_command",
-            device=device,
-            component=component,
-            image_path=image_path,
-            timeout=timeout,
-            activation="reset",
-            reread=lambda: self._find(address),
-            expected_version=expected_version,
+        return hostdriver.FlashCommand(
+            self.conf.nvidia.flash_command, "[nvidia] flash_command", activation="reset"
         )

@@ -20,12 +20,12 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 from oslo_config import cfg
 
-from cyborg_lite.drivers import amd, base, common, fpga_intel, fpga_xilinx, nvidia, pci
-from cyborg_lite.drivers.host import CommandRunner, SysfsReader, ToolError, ToolOutputError
+from cyborg_lite.drivers import amd, base, common, fpga_intel, fpga_xilinx, hostdriver, nvidia, pci
+from cyborg_lite.drivers.host import ToolError, ToolOutputError
 from cyborg_lite.drivers.opencl_probe import probe
 
 # CL_DEVICE_TYPE_* bits; pyopencl's to_string(2) says "ALL | CPU", so test bits.
@@ -53,7 +53,7 @@ def _type_name(bits: int, name: str) -> str:
     return "AICHIP"
 
 
-class OpenClDriver(base.Driver):
+class OpenClDriver(hostdriver.HostDriver):
     """Generic OpenCL devices; see the module docstring."""
 
     name: ClassVar[str] = "opencl"
@@ -62,13 +62,10 @@ class OpenClDriver(base.Driver):
         self,
         conf: cfg.ConfigOpts,
         *,
-        reader: SysfsReader | None = None,
-        runner: CommandRunner | None = None,
         backend: Backend | None = None,
+        **host: Unpack[hostdriver.HostAccess],
     ) -> None:
-        super().__init__(conf)
-        self.reader = reader or SysfsReader(conf.agent.sysfs_root)
-        self.runner = runner or CommandRunner()
+        super().__init__(conf, **host)
         self.backend = backend or (
             self._subprocess_probe if conf.opencl.isolate else self._inprocess_probe
         )
@@ -220,15 +217,9 @@ class OpenClDriver(base.Driver):
             firmware=(),
         )
 
-    def flash(
-        self,
-        device: base.Device,
-        component: str,
-        image_path: str,
-        timeout: float,
-        *,
-        expected_version: str | None = None,
-    ) -> base.FlashResult:
+    def _flash_command(
+        self, device: base.Device, component: str
+    ) -> hostdriver.FlashCommand | base.FlashResult:
         """OpenCL has no firmware: always unsupported."""
         return base.FlashResult(
             ok=False,
