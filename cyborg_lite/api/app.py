@@ -18,8 +18,6 @@ def create_app(
     *,
     db: Database,
     conductor: Any = None,
-    placement: Any = None,
-    nova: Any = None,
     enforcer: Enforcer | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """The falcon WSGI app serving the whole API.
@@ -34,8 +32,6 @@ def create_app(
         db=db,
         enforcer=enforcer or Enforcer(conf),
         conductor=conductor,
-        placement=placement,
-        nova=nova,
     )
     components: list[Any] = [
         middleware.RequestId(),

@@ -25,17 +25,14 @@ class Services:
     """What a resource may use: configuration, database, policy, conductor client, clock.
 
     ``conductor`` is the conductor RPC client (None where no conductor is reachable, e.g. in
-    unit tests); the API never talks to hardware itself, it casts to the conductor.
-    ``placement`` is the Placement sync (``placement.sync.ProviderSync``) and ``nova`` the
-    Nova client (``nova.NovaClient``) when configured, else None.
+    unit tests). The API talks to no other service: it casts to the conductor, which owns
+    the hardware (through agents), the Placement sync and the Nova client.
     """
 
     conf: cfg.ConfigOpts
     db: Database
     enforcer: Enforcer
     conductor: Any = None
-    placement: Any = None
-    nova: Any = None
     clock: Callable[[], dt.datetime] = _utcnow
 
     @property
@@ -46,9 +43,15 @@ class Services:
     def wake_conductor(self, ctx: Any, rollout_uuid: str) -> None:
         """Tell the conductor a rollout has work. The engine is event-driven, but a lost cast
         is not fatal: the conductor also resumes unfinished rollouts at start and on a timer."""
+        self.tell_conductor("rollout_changed", ctx, rollout_uuid)
+
+    def tell_conductor(self, method: str, ctx: Any, *args: Any) -> None:
+        """Cast ``method`` of the conductor's RPC API, after the request's commit. The change
+        is safely in SQL whatever the bus does: a lost cast is logged, and the conductor's
+        periodic work (rollout sweep, Placement sync) repairs what it would have done."""
         if self.conductor is None:
             return
         try:
-            self.conductor.rollout_changed(ctx, rollout_uuid)
-        except Exception:  # the rollout is safely in SQL whatever the bus does
-            LOG.exception("Could not wake the conductor for rollout %s", rollout_uuid)
+            getattr(self.conductor, method)(ctx, *args)
+        except Exception:
+            LOG.exception("Could not cast %s to the conductor", method)

@@ -20,8 +20,6 @@ from oslo_log import log as logging
 from cyborg_lite.api import errors, middleware
 from cyborg_lite.api.app import create_app
 from cyborg_lite.db.engine import Database
-from cyborg_lite.nova import NovaClient
-from cyborg_lite.placement.sync import ProviderSync
 
 LOG = logging.getLogger(__name__)
 
@@ -107,15 +105,9 @@ def wrap(conf: cfg.ConfigOpts, app: WSGIApp) -> WSGIApp:
     return RequestIdWrapper(wrap_auth(conf, app))
 
 
-def build(
-    conf: cfg.ConfigOpts, *, conductor: Any = None, placement: Any = None, nova: Any = None
-) -> WSGIApp:
-    """The deployable WSGI app for ``conf``; Placement and Nova clients from ``[placement]``
-    and ``[nova]`` unless given (no I/O until a request needs them)."""
+def build(conf: cfg.ConfigOpts, *, conductor: Any = None) -> WSGIApp:
+    """The deployable WSGI app for ``conf``. It builds no Placement or Nova client: the
+    conductor talks to them (``conductor`` is its RPC client)."""
     db = Database.from_conf(conf)
-    if placement is None:
-        placement = ProviderSync.from_conf(conf, db)
-    if nova is None:
-        nova = NovaClient.from_conf(conf)
-    app = create_app(conf, db=db, conductor=conductor, placement=placement, nova=nova)
+    app = create_app(conf, db=db, conductor=conductor)
     return wrap(conf, app)

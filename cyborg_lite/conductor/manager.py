@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import oslo_messaging
 from oslo_log import log as logging
 
-from cyborg_lite import exception, rpc
+from cyborg_lite import exception, nova, rpc
 from cyborg_lite.conductor import inventory
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_runner import RolloutRunner
@@ -51,10 +51,16 @@ def notify(notifier: oslo_messaging.Notifier | None, events: Iterable[Event]) ->
             LOG.exception("Could not publish %s%s", EVENT_PREFIX, event_type)
 
 
+def _request_id(context: Any) -> str | None:
+    """The request id to pass on: the caller's global one, else its own."""
+    found = getattr(context, "global_request_id", None) or getattr(context, "request_id", None)
+    return str(found) if found else None
+
+
 class ConductorManager:
     """RPC endpoints of topic ``cyborg-lite-conductor``."""
 
-    target = oslo_messaging.Target(version="1.2")
+    target = oslo_messaging.Target(version="1.3")
 
     def __init__(
         self,
@@ -64,6 +70,8 @@ class ConductorManager:
         clock: Callable[[], dt.datetime] = inventory.utcnow,
         rollouts: Rollouts | None = None,
         after_report: Callable[[str], None] | None = None,
+        sync_device: Callable[[str, str | None], Any] | None = None,
+        nova_client: nova.NovaClient | None = None,
     ) -> None:
         self._db = db
         self._notifier = notifier
@@ -71,6 +79,10 @@ class ConductorManager:
         self._rollouts = rollouts
         # Placement hook: called with the host of each applied report, after its commit.
         self._after_report = after_report
+        # Placement's one-device sync (device uuid, request id) and the Nova client, when
+        # configured: the conductor talks to both for the API, which talks to neither.
+        self._sync_device = sync_device
+        self._nova = nova_client
 
     @oslo_messaging.expected_exceptions(exception.Invalid)  # type: ignore[untyped-decorator]
     def report_inventory(self, context: Any, report: dict[str, Any]) -> dict[str, Any]:
@@ -111,6 +123,18 @@ class ConductorManager:
         """A rollout was created or acted on: advance it now (1.1)."""
         if self._rollouts is not None:
             self._rollouts.runner.notify(rollout_uuid)
+
+    def device_changed(self, context: Any, device_uuid: str) -> None:
+        """A device was enabled or disabled: its providers follow SQL (1.3). A Placement
+        error is logged by the sync, and the periodic sync repairs it."""
+        if self._sync_device is not None:
+            self._sync_device(device_uuid, _request_id(context))
+
+    def arqs_bound(self, context: Any, bound: dict[str, list[str]]) -> None:
+        """A bind finished: one ``accelerator-request-bound`` event per ARQ to Nova (1.3)."""
+        if self._nova is not None:
+            events = nova.bound_events({arq: (v[0], v[1]) for arq, v in bound.items()})
+            self._nova.send_events(events, request_id=_request_id(context))
 
     def job_update(
         self,

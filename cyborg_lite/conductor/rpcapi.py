@@ -22,6 +22,11 @@ API version history:
   carry ``"stale": False``. A report without seq is applied as in 1.0. Still sent at 1.0: a
   conductor before 1.2 ignores seq and applies the report as before, which is what a rolling
   upgrade wants.
+* 1.3 - ``device_changed(device_uuid)`` (cast, from the API): a device was enabled or disabled;
+  the conductor brings its Placement providers in line with SQL. ``arqs_bound(bound)`` (cast,
+  from the API): ``{arq uuid: [instance uuid, final state]}`` of a finished bind; the
+  conductor sends Nova its ``accelerator-request-bound`` events. The API then talks to neither
+  Placement nor Nova itself.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class ConductorAPI:
     """The conductor RPC client; a method per endpoint of ``conductor.manager``."""
 
     #: The newest version this client speaks.
-    RPC_API_VERSION = "1.2"
+    RPC_API_VERSION = "1.3"
 
     def __init__(
         self,
@@ -80,6 +85,16 @@ class ConductorAPI:
         """Tell a conductor a rollout needs advancing now (1.1)."""
         cctxt = self.client.prepare(version="1.1")
         cctxt.cast(context, "rollout_changed", rollout_uuid=rollout_uuid)
+
+    def device_changed(self, context: Any, device_uuid: str) -> None:
+        """A device was enabled or disabled: sync its Placement providers (1.3)."""
+        cctxt = self.client.prepare(version="1.3")
+        cctxt.cast(context, "device_changed", device_uuid=device_uuid)
+
+    def arqs_bound(self, context: Any, bound: dict[str, tuple[str, str]]) -> None:
+        """A bind finished: tell Nova, ``{arq uuid: (instance uuid, final state)}`` (1.3)."""
+        cctxt = self.client.prepare(version="1.3")
+        cctxt.cast(context, "arqs_bound", bound={k: list(v) for k, v in bound.items()})
 
     def job_progress(self, context: Any, job_uuid: str, state: str) -> None:
         """A firmware job's progress (1.1's ``job_update`` as a cast): advisory, so nothing

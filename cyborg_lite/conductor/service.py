@@ -48,6 +48,7 @@ def build_rollouts(
     notifier: oslo_messaging.Notifier | None,
     *,
     scheduling: Scheduling | None = None,
+    nova_client: nova.NovaClient | None = None,
 ) -> RolloutMachinery:
     """The rollout engine for this conductor; agents are reached over ``transport``, and
     ``scheduling`` (Placement's drain, if configured) takes devices out of scheduling."""
@@ -65,9 +66,7 @@ def build_rollouts(
     def emit(event: str, payload: dict[str, Any]) -> None:
         manager.notify(notifier, [(event, payload)])
 
-    # Program at bind ends in the conductor: it tells Nova, as the API does for a plain bind.
-    nova_client = nova.NovaClient.from_conf(conf)
-
+    # Program at bind ends in the engine, which tells Nova as a plain bind's cast does.
     def bound(arqs: dict[str, tuple[str, str]]) -> None:
         if nova_client is not None:
             nova_client.send_events(nova.bound_events(arqs), request_id=None)
@@ -110,13 +109,24 @@ class ConductorService:
             SyncWorker(sync, conf.placement.sync_interval) if sync is not None else None
         )
         self.scheduling: Scheduling = sync if sync is not None else NoScheduling()
-        self.rollouts = build_rollouts(conf, db, transport, notifier, scheduling=self.scheduling)
+        # The conductor owns the Nova client: binds (the API's casts, and program at bind)
+        # are told to Nova from here.
+        nova_client = nova.NovaClient.from_conf(conf)
+        self.rollouts = build_rollouts(
+            conf, db, transport, notifier, scheduling=self.scheduling, nova_client=nova_client
+        )
         self.manager = manager.ConductorManager(
             db,
             notifier,
             clock=clock,
             rollouts=self.rollouts,
             after_report=self.placement.request if self.placement is not None else None,
+            sync_device=(
+                (lambda uuid, rid: sync.sync_device(uuid, request_id=rid))
+                if sync is not None
+                else None
+            ),
+            nova_client=nova_client,
         )
         self._server = rpc.get_server(transport, rpc.CONDUCTOR_TOPIC, conf.host, [self.manager])
         self._stop = threading.Event()

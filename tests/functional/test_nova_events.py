@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from cyborg_lite.api.app import create_app
 from cyborg_lite.db import models
-from cyborg_lite.nova import NovaClient
 from tests import nova_server, personas, placement_server, seed
 from tests.functional import servers
 from tests.functional.test_arqs import UNBIND_OPS, bind_ops, create, handles_in_use, patch, show
+from tests.local_conductor import LocalConductor
 
 pytestmark = pytest.mark.parametrize("migrated_db", ["sqlite"], indirect=True)
 
@@ -28,7 +28,8 @@ def nova():
 @pytest.fixture
 def client(conf, db, nova):
     placement_server.point_at(conf, nova.url, group="nova")
-    app = create_app(conf, db=db, nova=NovaClient.from_conf(conf))
+    # The API casts the finished bind to the conductor, which tells Nova.
+    app = create_app(conf, db=db, conductor=LocalConductor.for_conf(conf, db))
     made = falcon.testing.TestClient(app)
     result = made.simulate_post(
         "/v2/device_profiles", json=[{"name": "one", "groups": [{"resources:PGPU": "1"}]}]
@@ -104,7 +105,8 @@ def test_drained_or_maintained_devices_are_never_bound(client, db, nova):
 def test_nova_down_does_not_fail_the_bind(conf, db):
     nobody = f"http://127.0.0.1:{servers.free_port()}/v2.1"  # nothing listens there
     placement_server.point_at(conf, nobody, group="nova")
-    client = falcon.testing.TestClient(create_app(conf, db=db, nova=NovaClient.from_conf(conf)))
+    app = create_app(conf, db=db, conductor=LocalConductor.for_conf(conf, db))
+    client = falcon.testing.TestClient(app)
     client.simulate_post(
         "/v2/device_profiles", json=[{"name": "one", "groups": [{"resources:PGPU": "1"}]}]
     )
@@ -113,3 +115,41 @@ def test_nova_down_does_not_fail_the_bind(conf, db):
     result = patch(client, {arq["uuid"]: bind_ops(gpu["rp_uuid"], str(uuid.uuid4()))})
     assert result.status_code == 202
     assert show(client, arq["uuid"], personas.MEMBER).json["state"] == "Bound"
+
+
+def test_the_api_casts_reach_the_conductor_over_the_bus(conf, db, nova, tmp_path):
+    # The real wire: ConductorAPI's 1.3 casts over the in-process transport to a running
+    # ConductorService, which reads [nova] and sends the events itself.
+    from cyborg_lite import rpc
+    from cyborg_lite.conductor.rpcapi import ConductorAPI
+    from cyborg_lite.conductor.service import ConductorService
+    from tests.waiting import wait_for
+
+    placement_server.point_at(conf, nova.url, group="nova")
+    transport = rpc.get_transport(conf)
+    service = ConductorService(conf, db, transport, None)
+    service.start()
+    try:
+        client = falcon.testing.TestClient(
+            create_app(conf, db=db, conductor=ConductorAPI(transport))
+        )
+        client.simulate_post(
+            "/v2/device_profiles", json=[{"name": "one", "groups": [{"resources:PGPU": "1"}]}]
+        )
+        gpu = seed.device(db)
+        arq = create(client)[0]
+        instance = str(uuid.uuid4())
+        assert patch(client, {arq["uuid"]: bind_ops(gpu["rp_uuid"], instance)}).status_code == 202
+        events = wait_for("Nova's event from the conductor", nova.events, timeout=20)
+        assert events == [
+            {
+                "name": "accelerator-request-bound",
+                "server_uuid": instance,
+                "tag": arq["uuid"],
+                "status": "completed",
+            }
+        ]
+        # Without [placement] the conductor's device sync is a no-op, and the cast is served.
+        assert client.simulate_post(f"/v2/devices/{gpu['device_uuid']}/disable").status_code == 204
+    finally:
+        service.stop()

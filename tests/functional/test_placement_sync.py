@@ -204,12 +204,15 @@ def test_disable_and_enable_set_reserved(db, sync, host, placement_url, conf):
     import falcon.testing
 
     from cyborg_lite.api.app import create_app
+    from tests.local_conductor import LocalConductor
 
     name, _ = host
     report(db, name, [device_dict("gpu-1")])
     sync.sync_host(name)
     rp, dev = rp_uuid(name, "gpu-1"), device_uuid(db, name, "gpu-1")
-    client = falcon.testing.TestClient(create_app(conf, db=db, placement=sync))
+    # The API casts device_changed; the conductor syncs the device's providers.
+    conductor = LocalConductor.for_conf(conf, db, sync=sync)
+    client = falcon.testing.TestClient(create_app(conf, db=db, conductor=conductor))
     assert client.simulate_post(f"/v2/devices/{dev}/disable").status_code == 204
     assert inventory_of(placement_url, rp)["PGPU"]["reserved"] == 1
     # A firmware restore does not end maintenance: still reserved.

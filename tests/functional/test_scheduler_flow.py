@@ -15,7 +15,9 @@ from concurrent import futures
 
 import pytest
 
+from cyborg_lite import rpc
 from cyborg_lite.conductor.manager import ConductorManager
+from cyborg_lite.conductor.service import ConductorService
 from cyborg_lite.db import models
 from cyborg_lite.db.engine import Database
 from cyborg_lite.placement.client import PlacementClient
@@ -25,6 +27,7 @@ from tests.conftest import make_test_conf
 from tests.functional import servers
 from tests.functional.test_arqs import bind_ops
 from tests.unit.test_reconcile_diff import device_dict
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -74,12 +77,20 @@ def test_a_scheduler_end_to_end(tmp_path, placement_url):
         **placement_server.conf_overrides(placement_url),
         "api.workers": 1,
     }
-    with nova_server.running_nova() as nova:
+    # The API (gunicorn) casts finished binds to a conductor over RabbitMQ; the conductor
+    # owns the Nova client and tells Nova.
+    with nova_server.running_nova() as nova, services.rabbit_vhost() as bus_url:
         options.update(placement_server.conf_overrides(nova.url, group="nova"))
+        options["transport_url"] = bus_url
         with servers.running_api(options, tmp_path) as api:
             db = Database(servers.sqlite_url(tmp_path))
             conf = placement_server.point_at(make_test_conf(str(tmp_path)), placement_url)
+            placement_server.point_at(conf, nova.url, group="nova")
+            conf.set_override("transport_url", bus_url)
             sync = ProviderSync(db, PlacementClient.from_conf(conf))
+            transport = rpc.get_transport(conf)
+            service = ConductorService(conf, db, transport, None)
+            service.start()
             conductor = ConductorManager(db, None, after_report=lambda h: sync.sync_host(h))
             conductor.report_inventory(
                 None,
@@ -93,8 +104,12 @@ def test_a_scheduler_end_to_end(tmp_path, placement_url):
                     ],
                 },
             )
-            _scheduler_flow(api, placement_url, nova, db, sync, host, trait)
-            db.dispose()
+            try:
+                _scheduler_flow(api, placement_url, nova, db, sync, host, trait)
+            finally:
+                service.stop()
+                transport.cleanup()
+                db.dispose()
 
 
 def _scheduler_flow(api, placement_url, nova, db, sync, host, trait):
@@ -130,7 +145,8 @@ def _scheduler_flow(api, placement_url, nova, db, sync, host, trait):
     body = {arq["uuid"]: bind_ops(rp, instance, host=host)}
     assert api_call(api, "PATCH", "/v2/accelerator_requests", body)[0] == 202
 
-    # 5. Nova hears the bind finished.
+    # 5. Nova hears the bind finished (from the conductor, which the API's cast reached).
+    wait_for("Nova's accelerator-request-bound event", nova.events, timeout=30)
     assert nova.events() == [
         {
             "name": "accelerator-request-bound",

@@ -12,7 +12,7 @@ from typing import Any
 
 import falcon
 
-from cyborg_lite import exception, nova
+from cyborg_lite import exception
 from cyborg_lite.api import microversion, util, validation
 from cyborg_lite.api.policies import arqs as rules
 from cyborg_lite.api.schemas import arqs as schema
@@ -224,10 +224,11 @@ class Arqs:
         # ARQs still BindStarted wait for a bitstream load: the conductor tells Nova when it
         # is over, as Nova expects of Cyborg's asynchronous bind.
         resolved = {uuid: state for uuid, state in states.items() if binding.is_resolved(state)}
-        if resolved and self._s.nova is not None:
-            # After the commit: Nova reads the ARQs as soon as it has the event.
-            events = nova.bound_events(binding.bound_instances(patch.binds, resolved))
-            self._s.nova.send_events(events, request_id=ctx.global_request_id or ctx.request_id)
+        if resolved:
+            # After the commit: Nova reads the ARQs as soon as it has the event, which the
+            # conductor sends (it owns the Nova client).
+            bound = binding.bound_instances(patch.binds, resolved)
+            self._s.tell_conductor("arqs_bound", ctx, bound)
         util.no_content(resp, falcon.HTTP_202)
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:

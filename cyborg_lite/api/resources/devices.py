@@ -117,9 +117,8 @@ class Devices:
         uuid = validation.uuid(uuid)
         with self._s.db.transaction() as session:
             db_devices.set_status(session, uuid, status)
-        if self._s.placement is not None:
-            # reserved = total while maintaining, 0 once enabled; derived from the status just
-            # committed. A Placement failure is logged and repaired by the conductor's
-            # periodic sync: SQL already refuses binds to a device in maintenance.
-            self._s.placement.sync_device(uuid, request_id=ctx.global_request_id or ctx.request_id)
+        # The conductor brings Placement in line (reserved = total while maintaining, 0 once
+        # enabled, from the status just committed). A lost cast is repaired by its periodic
+        # sync; SQL already refuses binds to a device in maintenance.
+        self._s.tell_conductor("device_changed", ctx, uuid)
         util.no_content(resp)
