@@ -17,7 +17,7 @@ from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from cyborg_lite.db import arqs as db_arqs
+from cyborg_lite.arqs import states as arq_states
 
 LOG = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def bound_events(bound: Mapping[str, tuple[str, str]]) -> list[dict[str, str]]:
             "name": EVENT_NAME,
             "server_uuid": instance,
             "tag": arq_uuid,
-            "status": "completed" if state == db_arqs.BOUND else "failed",
+            "status": "completed" if state == arq_states.BOUND else "failed",
         }
         for arq_uuid, (instance, state) in sorted(bound.items())
     ]

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from oslo_log import log as logging
 
-from cyborg_lite.conductor import binding, rollout_io
+from cyborg_lite.conductor import rollout_io
 from cyborg_lite.conductor.rollout_io import Agents, NoScheduling, Scheduling, Settings, next_open
 from cyborg_lite.db import models
 from cyborg_lite.db import rollout_jobs as db_jobs
@@ -29,6 +29,7 @@ from cyborg_lite.db import rollouts as db_rollouts
 from cyborg_lite.db.engine import Database
 from cyborg_lite.firmware import states
 from cyborg_lite.firmware import strategy as strategy_mod
+from cyborg_lite.usecases import arqs as arq_cases
 from cyborg_lite.usecases import programs
 
 LOG = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class Engine:
                     rollout_uuid=rollout_uuid,
                 )
                 if loaded is not None:
-                    bound = binding.finish_waiting(
+                    bound = arq_cases.finish_waiting(
                         session, job_uuid, loaded, error_code=error_code, message=message
                     )
                 db_jobs.undrain(session, device_uuid, job_uuid)

@@ -2,7 +2,7 @@
 
 Ownership is enforced here: every reader takes ``project_id``, the caller's project, or None
 for an admin, who sees every project's ARQs. Another project's ARQ is simply not found.
-The bind/unbind state machine is in ``conductor/binding.py``.
+The states and their rules are ``arqs/states.py``; binding's SQL is ``db/binding.py``.
 """
 
 from __future__ import annotations
@@ -15,17 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from cyborg_lite import exception
+from cyborg_lite.arqs.states import INITIAL, RESOLVED
 from cyborg_lite.db import models, query
-
-# States (contract §10.1). `Bound`, `BindFailed` and `Deleting` are "resolved": binding is over.
-INITIAL = "Initial"
-BIND_STARTED = "BindStarted"
-BOUND = "Bound"
-BIND_FAILED = "BindFailed"
-UNBOUND = "Unbound"
-DELETING = "Deleting"
-STATES = (INITIAL, BIND_STARTED, BOUND, BIND_FAILED, UNBOUND, DELETING)
-RESOLVED = frozenset({BOUND, BIND_FAILED, DELETING})
 
 AR = models.AcceleratorRequest
 # A select of any number of columns (the views select three entities).

@@ -3,7 +3,7 @@
 ``start`` checks the request and creates the one-device rollout (kind ``program``) that the
 conductor's engine then drives like any other; ``wait`` is the API's bounded wait for its
 job; ``finished`` is what the engine does in the job's final transaction: record the running
-bitstream (``binding.finish_waiting`` then settles the binds that waited for it).
+bitstream (``usecases.arqs.finish_waiting`` then settles the binds that waited for it).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def finished(
 ) -> bool | None:
     """In a job's final transaction: a loaded bitstream becomes the device's deployables'
     ``bitstream_id``. Returns whether the job loaded a bitstream (None: not a bitstream job,
-    or not over), which decides the binds that waited for it (``binding.finish_waiting``)."""
+    or not over), which decides the binds that waited for it (``usecases.arqs.finish_waiting``)."""
     if component != programming.BITSTREAM:
         return None
     loaded = programming.outcome_of(state)

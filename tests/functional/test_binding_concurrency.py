@@ -13,10 +13,11 @@ from concurrent import futures
 
 import sqlalchemy as sa
 
-from cyborg_lite.conductor import binding
+from cyborg_lite.arqs import states
 from cyborg_lite.db import arqs as db_arqs
 from cyborg_lite.db import device_profiles as db_profiles
 from cyborg_lite.db import models
+from cyborg_lite.usecases import arqs as arq_cases
 from tests import seed
 
 THREADS = 8
@@ -41,9 +42,9 @@ def test_concurrent_binds_never_share_a_handle(db):
         barrier.wait()
         results = {}
         for arq_uuid in mine:
-            target = binding.BindTarget("compute1", rp_uuid, str(uuid.uuid4()))
+            target = states.BindTarget("compute1", rp_uuid, str(uuid.uuid4()))
             with db.transaction() as s:
-                results.update(binding.bind(s, {arq_uuid: target}, project_id="p"))
+                results.update(arq_cases.bind(s, {arq_uuid: target}, project_id="p"))
         return results
 
     shares = [uuids[i::THREADS] for i in range(THREADS)]

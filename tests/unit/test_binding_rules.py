@@ -10,7 +10,7 @@ import pytest
 from cyborg_lite import exception
 from cyborg_lite.api.resources import arqs as arq_api
 from cyborg_lite.api.resources import device_profiles as dp_api
-from cyborg_lite.conductor import binding
+from cyborg_lite.arqs import states
 from cyborg_lite.context import RequestContext
 from cyborg_lite.db import arqs as db_arqs
 
@@ -25,18 +25,18 @@ ALLOWED = {
     ("BindFailed", "Unbound"),
     ("BindStarted", "BindFailed"),
     ("Bound", "BindFailed"),
-    *((s, "Deleting") for s in db_arqs.STATES if s != "Deleting"),
+    *((s, "Deleting") for s in states.STATES if s != "Deleting"),
 }
 
 
-@pytest.mark.parametrize("current", db_arqs.STATES)
-@pytest.mark.parametrize("target", sorted(binding.ALLOWED_FROM))
+@pytest.mark.parametrize("current", states.STATES)
+@pytest.mark.parametrize("target", sorted(states.ALLOWED_FROM))
 def test_transitions_match_the_contract(current, target):
-    assert binding.can_transition(current, target) == ((current, target) in ALLOWED)
+    assert states.can_transition(current, target) == ((current, target) in ALLOWED)
 
 
 def test_resolved_states():
-    assert {s for s in db_arqs.STATES if binding.is_resolved(s)} == {
+    assert {s for s in states.STATES if states.is_resolved(s)} == {
         "Bound",
         "BindFailed",
         "Deleting",
@@ -116,7 +116,7 @@ def test_parse_bind():
     body = {arq.upper(): _bind(hostname="h", device_rp_uuid=rp, instance_uuid=inst)}
     patch = arq_api.parse_patch(body, _ctx())
     assert patch.op == "add"
-    assert patch.binds == {arq: binding.BindTarget("h", rp, inst)}
+    assert patch.binds == {arq: states.BindTarget("h", rp, inst)}
     assert patch.unbinds == []
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from cyborg_lite.conductor import binding
+from cyborg_lite.arqs import states
 from cyborg_lite.db.providers import DeployableState
 from cyborg_lite.nova import bound_events
 from cyborg_lite.placement import model
@@ -114,10 +114,10 @@ def test_long_provider_names_are_cut_to_200_and_stay_distinct():
 
 def test_a_bind_batch_makes_one_event_per_arq():
     targets = {
-        "a2": binding.BindTarget("h", "rp", "i1"),
-        "a1": binding.BindTarget("h", "rp", "i1"),
+        "a2": states.BindTarget("h", "rp", "i1"),
+        "a1": states.BindTarget("h", "rp", "i1"),
     }
-    events = bound_events(binding.bound_instances(targets, {"a1": "Bound", "a2": "BindFailed"}))
+    events = bound_events(states.bound_instances(targets, {"a1": "Bound", "a2": "BindFailed"}))
     assert events == [
         {
             "name": "accelerator-request-bound",
@@ -134,4 +134,4 @@ def test_a_bind_batch_makes_one_event_per_arq():
     [("enabled", None, True), ("maintaining", None, False), ("enabled", "job", False)],
 )
 def test_schedulable(status, drain, expected):
-    assert binding.schedulable(status, drain) is expected
+    assert states.schedulable(status, drain) is expected

@@ -17,10 +17,11 @@ from cyborg_lite.api import microversion, util, validation
 from cyborg_lite.api.policies import arqs as rules
 from cyborg_lite.api.schemas import arqs as schema
 from cyborg_lite.api.services import Services
-from cyborg_lite.conductor import binding
+from cyborg_lite.arqs import states as arq_states
 from cyborg_lite.context import RequestContext
 from cyborg_lite.db import arqs as db_arqs
 from cyborg_lite.db import device_profiles as db_profiles
+from cyborg_lite.usecases import arqs as arq_cases
 
 LIST_PARAMS = ("instance", "bind_state", "limit", "marker")
 BIND_FIELDS = ("hostname", "device_rp_uuid", "instance_uuid")
@@ -37,7 +38,7 @@ def serialize(
     """An ARQ as Cyborg shows it; attach handle details only once ``Bound``; from 2.5 its
     ``error`` (why a bind failed, else null)."""
     arq = view.arq
-    bound = arq.state == db_arqs.BOUND and view.handle is not None
+    bound = arq.state == arq_states.BOUND and view.handle is not None
     body = {
         "uuid": arq.uuid,
         "state": arq.state,
@@ -89,7 +90,7 @@ class Patch:
     """A validated bind/unbind PATCH: ``op`` is ``add`` (bind) or ``remove`` (unbind)."""
 
     op: str
-    binds: dict[str, binding.BindTarget]
+    binds: dict[str, arq_states.BindTarget]
     unbinds: list[str]
 
 
@@ -111,7 +112,7 @@ def parse_patch(body: dict[str, list[dict[str, Any]]], ctx: RequestContext) -> P
     if ops not in ({"add"}, {"remove"}):
         raise exception.Invalid("Every op must be add or remove")
     kind = ops.pop()
-    binds: dict[str, binding.BindTarget] = {}
+    binds: dict[str, arq_states.BindTarget] = {}
     for key, arq_ops in body.items():
         uuid = validation.uuid(key)
         fields: dict[str, str] = {}
@@ -133,7 +134,7 @@ def parse_patch(body: dict[str, list[dict[str, Any]]], ctx: RequestContext) -> P
                 raise exception.Invalid(
                     f"Couldn't apply patch. Reason: Fields absent in patch {', '.join(absent)}"
                 )
-            binds[uuid] = binding.BindTarget(**fields)
+            binds[uuid] = arq_states.BindTarget(**fields)
     unbinds = [] if kind == "add" else [validation.uuid(k) for k in body]
     return Patch(op=kind, binds=binds, unbinds=unbinds)
 
@@ -214,20 +215,20 @@ class Arqs:
         loads: list[str] = []  # program rollouts started by program at bind
         with self._s.db.transaction() as session:
             if patch.op == "add":
-                states = binding.bind(
+                states = arq_cases.bind(
                     session, patch.binds, project_id=owner_scope(ctx), started=loads
                 )
             else:
-                binding.unbind(session, patch.unbinds, project_id=owner_scope(ctx))
+                arq_cases.unbind(session, patch.unbinds, project_id=owner_scope(ctx))
         for rollout_uuid in loads:
             self._s.wake_conductor(ctx, rollout_uuid)
         # ARQs still BindStarted wait for a bitstream load: the conductor tells Nova when it
         # is over, as Nova expects of Cyborg's asynchronous bind.
-        resolved = {uuid: state for uuid, state in states.items() if binding.is_resolved(state)}
+        resolved = {uuid: state for uuid, state in states.items() if arq_states.is_resolved(state)}
         if resolved:
             # After the commit: Nova reads the ARQs as soon as it has the event, which the
             # conductor sends (it owns the Nova client).
-            bound = binding.bound_instances(patch.binds, resolved)
+            bound = arq_states.bound_instances(patch.binds, resolved)
             self._s.tell_conductor("arqs_bound", ctx, bound)
         util.no_content(resp, falcon.HTTP_202)
 
@@ -249,7 +250,7 @@ class Arqs:
             instance = validation.uuid(params["instance"], "instance")
             with self._s.db.transaction() as session:
                 found = db_arqs.of_instance(session, instance, project_id=owner_scope(ctx))
-                binding.delete(session, found, service=True)
+                arq_cases.delete(session, found, service=True)
         util.no_content(resp)
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
@@ -262,7 +263,7 @@ class Arqs:
     def _delete_uuids(self, ctx: RequestContext, uuids: list[str]) -> None:
         with self._s.db.transaction() as session:
             found, missing = db_arqs.find(session, uuids, project_id=owner_scope(ctx))
-            binding.delete(session, found, service=ctx.has_service_role)
+            arq_cases.delete(session, found, service=ctx.has_service_role)
         # Cyborg deletes the ARQs it finds and then reports the first missing one.
         if missing:
             raise exception.NotFound(f"ExtArq not found with uuid={missing[0]}")
