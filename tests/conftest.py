@@ -20,6 +20,18 @@ from tests import placement_server, services
 
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 
+# Session fixtures that start a server process. A test that requests one is ``slow`` whatever
+# its module is marked, so ``make quick`` (``-m "not slow"``) never starts the server.
+PROCESS_FIXTURES = frozenset({"placement_url"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m deselection looks at the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that requests a ``PROCESS_FIXTURES`` fixture ``slow``."""
+    for item in items:
+        if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 def make_test_conf(state_path: str, **overrides: Any) -> cfg.ConfigOpts:
     """A fresh ConfigOpts reading no file, with state under ``state_path``."""

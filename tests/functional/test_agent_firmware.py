@@ -61,6 +61,7 @@ def upload(base_url: str, data: bytes) -> str:
     return image_uuid
 
 
+@pytest.mark.slow  # starts cyborg-lite-api (gunicorn): the agent downloads from it
 def test_agent_downloads_from_the_api_and_refuses_bad_images(tmp_path):
     conf = make_test_conf(str(tmp_path / "agent"))
     conf.set_override("devices", ["nvidia-h100:2"], group="simulated")
