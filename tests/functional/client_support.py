@@ -157,3 +157,16 @@ def commands(venv: Path, module_prefix: str) -> set[str]:
             if ep.value.startswith(module_prefix):
                 found.add(ep.name.removeprefix("accelerator_").replace("_", " "))
     return found
+
+
+# The accelerator commands both upstream CLIs register (OSC's in-tree module and
+# python-cyborgclient 3.0.0 name the same ones) that work against Cyborg, and so here.
+UPSTREAM_COMMANDS = frozenset({
+    "device list", "device show", "device disable", "device enable",
+    "deployable list", "deployable show",
+    "device attribute create", "device attribute list", "device attribute show",
+    "device attribute delete",
+    "device profile create", "device profile list", "device profile show",
+    "device profile delete",
+    "arq create", "arq list", "arq show", "arq bind", "arq unbind", "arq delete",
+})  # fmt: skip

@@ -7,7 +7,10 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
+import uuid
 from typing import Any
+
+from tests.waiting import wait_for
 
 V25 = {"OpenStack-API-Version": "accelerator 2.5"}
 
@@ -62,3 +65,22 @@ def firmware(base: str, device_uuid: str) -> dict[str, str]:
 def traits(deployable: dict[str, Any]) -> set[str]:
     """The values of a deployable's attributes (its rc and traits)."""
     return {v for item in json.loads(deployable["attributes_list"]) for v in item.values()}
+
+
+def bind_and_settle(base: str, arq_uuid: str, hostname: str, rp_uuid: str) -> dict[str, Any]:
+    """Bind ``arq_uuid`` to a new instance on ``rp_uuid`` as Nova does (202), then wait for
+    the bind to end (``Bound`` or ``BindFailed``: after a program at bind's load); returns the
+    ARQ as it ended."""
+    ops = [
+        {"op": "add", "path": "/hostname", "value": hostname},
+        {"op": "add", "path": "/device_rp_uuid", "value": rp_uuid},
+        {"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())},
+    ]
+    status, _ = send(base, "PATCH", "/v2/accelerator_requests", {arq_uuid: ops})
+    assert status == 202
+
+    def resolved() -> dict[str, Any] | None:
+        _, body = send(base, "GET", f"/v2/accelerator_requests/{arq_uuid}")
+        return body if body["state"] in ("Bound", "BindFailed") else None
+
+    return wait_for("the bind to settle after its load", resolved, 60)

@@ -37,15 +37,7 @@ BROKEN_UPSTREAM = {
     # before any request; it would also need the image in Glance.
     "deployable program",
 }
-EXERCISED = {
-    "device list", "device show", "device disable", "device enable",
-    "deployable list", "deployable show",
-    "device attribute create", "device attribute list", "device attribute show",
-    "device attribute delete",
-    "device profile create", "device profile list", "device profile show",
-    "device profile delete",
-    "arq create", "arq list", "arq show", "arq bind", "arq unbind", "arq delete",
-}  # fmt: skip
+EXERCISED = cs.UPSTREAM_COMMANDS
 
 
 @pytest.fixture(scope="module")

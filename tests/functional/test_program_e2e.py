@@ -6,7 +6,6 @@ drivers do, and the deployable, the device's firmware and the ARQ follow.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,13 @@ from typing import Any
 import pytest
 
 from tests.functional import cli_support
-from tests.functional.program_support import firmware, send, traits, upload_bitstream
+from tests.functional.program_support import (
+    bind_and_settle,
+    firmware,
+    send,
+    traits,
+    upload_bitstream,
+)
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -97,19 +102,7 @@ def test_program_at_bind_loads_the_function_then_binds(aio):
     assert status == 201
     _, arqs = send(aio, "POST", "/v2/accelerator_requests", {"device_profile_name": "crc"})
     arq = arqs["arqs"][0]["uuid"]
-    ops = [
-        {"op": "add", "path": "/hostname", "value": "sim-host-01"},
-        {"op": "add", "path": "/device_rp_uuid", "value": dep["rp_uuid"]},
-        {"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())},
-    ]
-    status, _ = send(aio, "PATCH", "/v2/accelerator_requests", {arq: ops})
-    assert status == 202
-
-    def resolved() -> dict[str, Any] | None:
-        _, body = send(aio, "GET", f"/v2/accelerator_requests/{arq}")
-        return body if body["state"] in ("Bound", "BindFailed") else None
-
-    final = wait_for("the bind to settle after its load", resolved, 60)
+    final = bind_and_settle(aio, arq, "sim-host-01", dep["rp_uuid"])
     assert (final["state"], final["error"]) == ("Bound", None)
     assert final["attach_handle_type"] == "PCI"
     assert firmware(aio, device["uuid"])["bitstream"] == "11111111-2222-4333-8444-555555555555"

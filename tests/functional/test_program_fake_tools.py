@@ -12,7 +12,6 @@ of it, an xclbin load, and a program at bind.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,13 @@ from typing import Any
 import pytest
 
 from tests.functional import cli_support
-from tests.functional.program_support import firmware, send, traits, upload_bitstream
+from tests.functional.program_support import (
+    bind_and_settle,
+    firmware,
+    send,
+    traits,
+    upload_bitstream,
+)
 from tests.unit.drivers.fake_tools import STATE_ENV, FakeTools
 from tests.unit.drivers.sysfs import FakeHost
 from tests.waiting import wait_for
@@ -253,19 +258,7 @@ def test_program_at_bind_loads_the_afu_then_binds(aio, tools):
     assert status == 201
     _, arqs = send(aio, "POST", "/v2/accelerator_requests", {"device_profile_name": "afu"})
     arq = arqs["arqs"][0]["uuid"]
-    ops = [
-        {"op": "add", "path": "/hostname", "value": HOST},
-        {"op": "add", "path": "/device_rp_uuid", "value": dep["rp_uuid"]},
-        {"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())},
-    ]
-    status, _ = send(aio, "PATCH", "/v2/accelerator_requests", {arq: ops})
-    assert status == 202
-
-    def resolved() -> dict[str, Any] | None:
-        _, body = send(aio, "GET", f"/v2/accelerator_requests/{arq}")
-        return body if body["state"] in ("Bound", "BindFailed") else None
-
-    final = wait_for("the bind to settle after its load", resolved, 60)
+    final = bind_and_settle(aio, arq, HOST, dep["rp_uuid"])
     assert (final["state"], final["error"]) == ("Bound", None)
     assert (final["attach_handle_type"], final["attach_handle_info"]["bus"]) == ("PCI", "5e")
     assert firmware(aio, device["uuid"])["bitstream"] == AFU_AT_BIND
