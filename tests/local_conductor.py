@@ -33,9 +33,7 @@ class LocalConductor:
             ConductorManager(
                 db,
                 None,
-                sync_device=(
-                    (lambda uuid, rid: sync.sync_device(uuid, request_id=rid)) if sync else None
-                ),
+                device_sync=sync,
                 nova_client=NovaClient.from_conf(conf),
             )
         )

@@ -17,6 +17,7 @@ from oslo_log import log as logging
 
 from cyborg_lite import exception, nova, rpc
 from cyborg_lite.conductor import inventory
+from cyborg_lite.conductor.ports import DeviceSync, NovaEvents
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_runner import RolloutRunner
 from cyborg_lite.conductor.rollout_watch import Watchdog
@@ -70,8 +71,8 @@ class ConductorManager:
         clock: Callable[[], dt.datetime] = inventory.utcnow,
         rollouts: Rollouts | None = None,
         after_report: Callable[[str], None] | None = None,
-        sync_device: Callable[[str, str | None], Any] | None = None,
-        nova_client: nova.NovaClient | None = None,
+        device_sync: DeviceSync | None = None,
+        nova_client: NovaEvents | None = None,
     ) -> None:
         self._db = db
         self._notifier = notifier
@@ -79,9 +80,9 @@ class ConductorManager:
         self._rollouts = rollouts
         # Placement hook: called with the host of each applied report, after its commit.
         self._after_report = after_report
-        # Placement's one-device sync (device uuid, request id) and the Nova client, when
-        # configured: the conductor talks to both for the API, which talks to neither.
-        self._sync_device = sync_device
+        # Placement's one-device sync and the Nova client, when configured: the conductor
+        # talks to both for the API, which talks to neither.
+        self._device_sync = device_sync
         self._nova = nova_client
 
     @oslo_messaging.expected_exceptions(exception.Invalid)  # type: ignore[untyped-decorator]
@@ -127,8 +128,8 @@ class ConductorManager:
     def device_changed(self, context: Any, device_uuid: str) -> None:
         """A device was enabled or disabled: its providers follow SQL (1.3). A Placement
         error is logged by the sync, and the periodic sync repairs it."""
-        if self._sync_device is not None:
-            self._sync_device(device_uuid, _request_id(context))
+        if self._device_sync is not None:
+            self._device_sync.sync_device(device_uuid, request_id=_request_id(context))
 
     def arqs_bound(self, context: Any, bound: dict[str, list[str]]) -> None:
         """A bind finished: one ``accelerator-request-bound`` event per ARQ to Nova (1.3)."""

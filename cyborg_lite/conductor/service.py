@@ -20,6 +20,7 @@ from cyborg_lite import nova, rpc
 from cyborg_lite.agent import rpcapi as agent_rpcapi
 from cyborg_lite.conductor import inventory, manager
 from cyborg_lite.conductor.agents import BusAgents
+from cyborg_lite.conductor.ports import NovaEvents
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_io import NoScheduling, Scheduling, Settings
 from cyborg_lite.conductor.rollout_runner import RolloutRunner
@@ -48,7 +49,7 @@ def build_rollouts(
     notifier: oslo_messaging.Notifier | None,
     *,
     scheduling: Scheduling | None = None,
-    nova_client: nova.NovaClient | None = None,
+    nova_client: NovaEvents | None = None,
 ) -> RolloutMachinery:
     """The rollout engine for this conductor; agents are reached over ``transport``, and
     ``scheduling`` (Placement's drain, if configured) takes devices out of scheduling."""
@@ -121,11 +122,7 @@ class ConductorService:
             clock=clock,
             rollouts=self.rollouts,
             after_report=self.placement.request if self.placement is not None else None,
-            sync_device=(
-                (lambda uuid, rid: sync.sync_device(uuid, request_id=rid))
-                if sync is not None
-                else None
-            ),
+            device_sync=sync,
             nova_client=nova_client,
         )
         self._server = rpc.get_server(transport, rpc.CONDUCTOR_TOPIC, conf.host, [self.manager])
