@@ -9,7 +9,7 @@ from typing import Any
 from cyborg_lite.db import models
 from cyborg_lite.db import rollouts as db_rollouts
 from cyborg_lite.db.engine import Database
-from cyborg_lite.firmware import rollouts as use_cases
+from cyborg_lite.usecases import rollouts as use_cases
 from tests import seed
 
 OLD, NEW = "96.00.5A.00.01", "96.00.99.00.01"

@@ -23,7 +23,7 @@ from cyborg_lite.db import rollout_jobs as db_jobs
 from cyborg_lite.db import rollouts as db_rollouts
 from cyborg_lite.db.engine import Database
 from cyborg_lite.firmware import plan, programming, states
-from cyborg_lite.firmware import rollouts as rollout_cases
+from cyborg_lite.usecases import rollouts as rollout_cases
 
 # The API's wait for a job: quick first looks (a simulated or quick load ends in well under a
 # second), then at most one read a second while a slow one runs.

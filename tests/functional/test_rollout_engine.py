@@ -180,7 +180,7 @@ def test_failure_budget_halts_then_resume_completes(db, agents, clock):
     before = agents.dispatches
     engine.advance(uuid)
     assert agents.dispatches == before
-    from cyborg_lite.firmware import rollouts as use_cases
+    from cyborg_lite.usecases import rollouts as use_cases
 
     with db.transaction() as s:
         use_cases.resume(s, uuid, "operator")
@@ -193,7 +193,7 @@ def test_failure_budget_halts_then_resume_completes(db, agents, clock):
 
 
 def test_pause_stops_new_jobs_abort_cancels(db, agents, clock):
-    from cyborg_lite.firmware import rollouts as use_cases
+    from cyborg_lite.usecases import rollouts as use_cases
 
     ff.fleet(db, hosts=6, per_host=1)
     uuid = ff.rollout(

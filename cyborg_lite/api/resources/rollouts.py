@@ -15,8 +15,8 @@ from cyborg_lite.api.services import Services
 from cyborg_lite.api.views import rollouts as views
 from cyborg_lite.db import models
 from cyborg_lite.db import rollouts as db_rollouts
-from cyborg_lite.firmware import rollouts as use_cases
 from cyborg_lite.firmware import states
+from cyborg_lite.usecases import rollouts as use_cases
 
 LOG = logging.getLogger(__name__)
 VERSION = (2, 4)
