@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from oslo_log import log as logging
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
 
 from cyborg_lite import exception
@@ -33,7 +32,7 @@ from cyborg_lite.conductor import reconcile
 from cyborg_lite.db import hosts as db_hosts
 from cyborg_lite.db import inventory as db_inventory
 from cyborg_lite.db import models
-from cyborg_lite.db.engine import Database
+from cyborg_lite.db.engine import Database, lost_race
 from cyborg_lite.inventory import records
 from cyborg_lite.inventory.changes import Event
 
@@ -60,25 +59,12 @@ class Outcome:
         return self.newer_seq is not None
 
 
-def _lost_race(err: Exception) -> bool:
-    if isinstance(err, exception.ConcurrentUpdate | sa_exc.IntegrityError):
-        return True
-    if isinstance(err, sa_exc.DBAPIError):
-        code = getattr(err.orig, "pgcode", None)
-        text = str(err.orig).lower()
-        # PostgreSQL deadlock / serialization failure, MySQL 1213 / 1205, SQLite's lock.
-        return code in ("40P01", "40001") or any(
-            s in text for s in ("deadlock", "lock wait timeout", "database is locked")
-        )
-    return False
-
-
 def _retrying(what: str, attempt: Callable[[], T]) -> T:
     for n in range(1, ATTEMPTS + 1):
         try:
             return attempt()
         except Exception as err:
-            if n == ATTEMPTS or not _lost_race(err):
+            if n == ATTEMPTS or not lost_race(err):
                 raise
             LOG.info("%s lost a race (%s); attempt %d of %d", what, err, n + 1, ATTEMPTS)
     raise AssertionError("unreachable")

@@ -137,6 +137,22 @@ class Database:
         self.engine.dispose()
 
 
+def lost_race(err: BaseException) -> bool:
+    """True when ``err`` says a transaction lost a race with another writer and may simply be
+    tried again: a generation that no longer matched (``ConcurrentUpdate``), an insert that
+    another transaction made first (an integrity conflict), a deadlock or a lock timeout."""
+    if isinstance(err, exception.ConcurrentUpdate | exc.IntegrityError):
+        return True
+    if isinstance(err, exc.DBAPIError):
+        code = getattr(err.orig, "pgcode", None)
+        text = str(err.orig).lower()
+        # PostgreSQL deadlock / serialization failure, MySQL 1213 / 1205, SQLite's lock.
+        return code in ("40P01", "40001") or any(
+            s in text for s in ("deadlock", "lock wait timeout", "database is locked")
+        )
+    return False
+
+
 def _is_disconnect(err: exc.OperationalError) -> bool:
     text = str(err.orig).lower()
     return any(
