@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from cyborg_lite.drivers import base, common
-from cyborg_lite.drivers.simulated import CATALOG, IMAGE_HEADER, SimulatedDriver, parse_fleet
+from cyborg_lite.drivers.simulated import IMAGE_HEADER, SimulatedDriver
+from cyborg_lite.drivers.simulated_models import CATALOG, parse_fleet
 from tests.conftest import make_test_conf
 
 
