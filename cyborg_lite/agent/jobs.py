@@ -25,12 +25,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from oslo_log import log as logging
 
 from cyborg_lite import rpc
 from cyborg_lite.agent import flashing, images, jobstate
+from cyborg_lite.agent.job_ports import Images, Inventory, JobConductor
 from cyborg_lite.drivers import base
 from cyborg_lite.firmware import states
 
@@ -44,46 +45,6 @@ REQUIRED = frozenset(
 
 # A flash that took at least this many seconds announces ``verifying`` to the conductor.
 VERIFYING_PROGRESS_AFTER = 1.0
-
-
-class Inventory(Protocol):
-    """What the runner needs of ``manager.AgentManager``."""
-
-    host: str
-    drivers: list[base.Driver]
-    last_report: dict[str, Any] | None
-
-    def request_refresh(self, delay: float = 0.0) -> None:
-        """Discover and report in full ``delay`` seconds from now."""
-
-
-class JobConductor(Protocol):
-    """What the runner needs of ``conductor.rpcapi.ConductorAPI``."""
-
-    def job_update(
-        self,
-        context: Any,
-        job_uuid: str,
-        state: str,
-        *,
-        version: str | None = None,
-        error_code: str | None = None,
-        message: str | None = None,
-    ) -> dict[str, Any]:
-        """Report a job's result (or progress), awaiting the answer."""
-
-    def job_progress(self, context: Any, job_uuid: str, state: str) -> None:
-        """Report a job's progress without waiting (a cast)."""
-
-
-class Images(Protocol):
-    """What the runner needs of ``images.ImageSource``."""
-
-    def fetch(self, image_uuid: str, sha256: str | None, size: int | None = None) -> str:
-        """Download and check an image; its path, or ``images.ImageError``."""
-
-    def clear(self) -> None:
-        """Remove downloads left by an earlier run."""
 
 
 class JobRunner:

@@ -22,7 +22,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from cyborg_lite import __version__, rpc
-from cyborg_lite.agent import discovery, images, jobs, jobstate, reportseq
+from cyborg_lite.agent import discovery, images, job_ports, jobs, jobstate, reportseq
 from cyborg_lite.drivers import base
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class Conductor(Protocol):
         """Send a heartbeat."""
 
 
-class AgentConductor(Conductor, jobs.JobConductor, Protocol):
+class AgentConductor(Conductor, job_ports.JobConductor, Protocol):
     """What a whole agent needs of the conductor: reports, heartbeats and job updates."""
 
 
@@ -306,7 +306,7 @@ class AgentService:
         drivers: Sequence[base.Driver],
         load_errors: Sequence[discovery.DriverError] = (),
         *,
-        image_source: jobs.Images | None = None,
+        image_source: job_ports.Images | None = None,
         fleet: Fleet | None = None,
     ) -> None:
         # In a fleet, the fleet's loop thread steps this agent and its jobs run on the
