@@ -13,11 +13,11 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 
-import sqlalchemy as sa
 from oslo_log import log as logging
 
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_watch import Watchdog
+from cyborg_lite.db import hosts as db_hosts
 from cyborg_lite.db import models
 from cyborg_lite.db.engine import Database
 
@@ -27,9 +27,7 @@ LOG = logging.getLogger(__name__)
 def down_hosts(db: Database) -> list[str]:
     """Hosts not up (their in-flight jobs cannot finish)."""
     with db.transaction() as session:
-        return list(
-            session.scalars(sa.select(models.Host.hostname).where(models.Host.state == "down"))
-        )
+        return db_hosts.down(session)
 
 
 class RolloutRunner:

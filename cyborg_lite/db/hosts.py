@@ -81,6 +81,11 @@ def stale(session: orm.Session, cutoff: dt.datetime) -> list[str]:
     )
 
 
+def down(session: orm.Session) -> list[str]:
+    """Hostnames of the hosts marked down (their in-flight jobs cannot finish)."""
+    return list(session.scalars(sa.select(models.Host.hostname).where(models.Host.state == "down")))
+
+
 def mark_down(session: orm.Session, hostname: str, cutoff: dt.datetime) -> bool:
     """Mark a silent host down; True only for the writer that did it (others see 0 rows)."""
     result = session.execute(
