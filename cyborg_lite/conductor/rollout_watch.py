@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-import sqlalchemy as sa
 from oslo_log import log as logging
 
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_io import Agents, Settings
 from cyborg_lite.db import models
 from cyborg_lite.db import rollout_jobs as db_jobs
+from cyborg_lite.db import rollouts as db_rollouts
 from cyborg_lite.db.engine import Database
 from cyborg_lite.firmware import states, versions
 
@@ -42,9 +42,7 @@ class Watchdog:
         down fail with that reason."""
         now = self._clock()
         with self._db.transaction() as session:
-            rollout = session.scalar(
-                sa.select(models.Rollout).where(models.Rollout.uuid == rollout_uuid)
-            )
+            rollout = db_rollouts.find(session, rollout_uuid)
             if rollout is None:
                 return
             stuck = [
@@ -102,47 +100,25 @@ class Watchdog:
     def _extend(self, job_uuid: str) -> None:
         deadline = self._clock() + dt.timedelta(seconds=self._settings.job_timeout_seconds)
         with self._db.transaction() as session:
-            session.execute(
-                sa.update(models.RolloutJob)
-                .where(models.RolloutJob.uuid == job_uuid)
-                .values(deadline=deadline)
-                .execution_options(synchronize_session=False)
-            )
+            db_jobs.extend_deadline(session, job_uuid, deadline)
 
     def settle(self, hostname: str) -> int:
         """After a report from ``hostname``: jobs waiting for activation whose device now runs
         the new version succeed; those whose device activated another version fail."""
         with self._db.transaction() as session:
-            rows = session.execute(
-                sa.select(
-                    models.RolloutJob.uuid,
-                    models.RolloutJob.version_after,
-                    models.FirmwareComponent.version,
-                    models.FirmwareComponent.pending_version,
-                )
-                .join(models.Device, models.Device.uuid == models.RolloutJob.device_uuid)
-                .join(
-                    models.FirmwareComponent,
-                    sa.and_(
-                        models.FirmwareComponent.device_id == models.Device.id,
-                        models.FirmwareComponent.component == models.RolloutJob.component,
-                    ),
-                )
-                .where(
-                    models.RolloutJob.hostname == hostname,
-                    models.RolloutJob.state == states.PENDING_ACTIVATION,
-                )
-            ).all()
+            waiting = db_jobs.awaiting_activation(session, hostname)
         settled = 0
-        for job_uuid, wanted, current, pending in rows:
-            if wanted and versions.same(current, wanted):
-                settled += self._engine.job_update(job_uuid, states.SUCCEEDED, version=current)
-            elif pending is None and wanted:
+        for job in waiting:
+            if job.wanted and versions.same(job.current, job.wanted):
                 settled += self._engine.job_update(
-                    job_uuid,
+                    job.job_uuid, states.SUCCEEDED, version=job.current
+                )
+            elif job.pending is None and job.wanted:
+                settled += self._engine.job_update(
+                    job.job_uuid,
                     states.JOB_FAILED,
-                    version=current,
+                    version=job.current,
                     error_code="verify-mismatch",
-                    message=f"After activation the device runs {current}, not {wanted}.",
+                    message=f"After activation the device runs {job.current}, not {job.wanted}.",
                 )
         return settled

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import cast
+from typing import NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -163,6 +163,50 @@ def overdue(session: orm.Session, rollout_id: int, now: dt.datetime) -> list[Job
             )
         )
     )
+
+
+def extend_deadline(session: orm.Session, job_uuid: str, deadline: dt.datetime) -> None:
+    """Give a job a new deadline (its agent says it is still on it)."""
+    session.execute(
+        sa.update(models.RolloutJob)
+        .where(models.RolloutJob.uuid == job_uuid)
+        .values(deadline=deadline)
+        .execution_options(synchronize_session=False)
+    )
+
+
+class AwaitingActivation(NamedTuple):
+    """A job waiting for its device's activation, beside what the device last reported."""
+
+    job_uuid: str
+    wanted: str | None  # the version the agent flashed (``version_after``)
+    current: str  # the component's active version
+    pending: str | None  # the version waiting for a reset or reboot, if any
+
+
+def awaiting_activation(session: orm.Session, hostname: str) -> list[AwaitingActivation]:
+    """The host's jobs pending activation, each with its component's versions, in one read."""
+    rows = session.execute(
+        sa.select(
+            models.RolloutJob.uuid,
+            models.RolloutJob.version_after,
+            models.FirmwareComponent.version,
+            models.FirmwareComponent.pending_version,
+        )
+        .join(models.Device, models.Device.uuid == models.RolloutJob.device_uuid)
+        .join(
+            models.FirmwareComponent,
+            sa.and_(
+                models.FirmwareComponent.device_id == models.Device.id,
+                models.FirmwareComponent.component == models.RolloutJob.component,
+            ),
+        )
+        .where(
+            models.RolloutJob.hostname == hostname,
+            models.RolloutJob.state == states.PENDING_ACTIVATION,
+        )
+    ).all()
+    return [AwaitingActivation(*row) for row in rows]
 
 
 def drain(session: orm.Session, device_uuid: str, job_uuid: str) -> None:

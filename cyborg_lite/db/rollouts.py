@@ -87,6 +87,11 @@ def get(session: orm.Session, uuid: str, *, lock: bool = False) -> models.Rollou
     return rollout
 
 
+def find(session: orm.Session, uuid: str) -> models.Rollout | None:
+    """The rollout with ``uuid``, or None (for the engine, to which a gone rollout is news)."""
+    return session.scalar(sa.select(models.Rollout).where(models.Rollout.uuid == uuid))
+
+
 def list_rollouts(
     session: orm.Session,
     filters: Mapping[str, str],
