@@ -26,7 +26,8 @@ class Services:
 
     ``conductor`` is the conductor RPC client (None where no conductor is reachable, e.g. in
     unit tests). The API talks to no other service: it casts to the conductor, which owns
-    the hardware (through agents), the Placement sync and the Nova client.
+    the hardware (through agents), the Placement sync and the Nova client. ``Services`` is
+    the use cases' ``usecases.ports.Conductor``.
     """
 
     conf: cfg.ConfigOpts
@@ -40,10 +41,25 @@ class Services:
         """The largest JSON body accepted."""
         return int(self.conf.api.max_request_body_bytes)
 
-    def wake_conductor(self, ctx: Any, rollout_uuid: str) -> None:
+    # The use cases' conductor port (usecases.ports.Conductor): one cast each, after the commit.
+
+    def rollout_changed(self, ctx: Any, rollout_uuid: str) -> None:
         """Tell the conductor a rollout has work. The engine is event-driven, but a lost cast
         is not fatal: the conductor also resumes unfinished rollouts at start and on a timer."""
         self.tell_conductor("rollout_changed", ctx, rollout_uuid)
+
+    def device_changed(self, ctx: Any, device_uuid: str) -> None:
+        """Tell the conductor a device was enabled or disabled (its periodic Placement sync
+        repairs a lost cast; SQL already refuses binds to a device in maintenance)."""
+        self.tell_conductor("device_changed", ctx, device_uuid)
+
+    def arqs_bound(self, ctx: Any, bound: dict[str, tuple[str, str]]) -> None:
+        """Tell the conductor binds finished, so it sends Nova their events."""
+        self.tell_conductor("arqs_bound", ctx, bound)
+
+    def wake_conductor(self, ctx: Any, rollout_uuid: str) -> None:
+        """``rollout_changed``, for the responders that start a rollout themselves."""
+        self.rollout_changed(ctx, rollout_uuid)
 
     def tell_conductor(self, method: str, ctx: Any, *args: Any) -> None:
         """Cast ``method`` of the conductor's RPC API, after the request's commit. The change
