@@ -1,23 +1,102 @@
-"""Rollout use cases behind the API: plan (dry run), create, pause/resume/abort, rollback.
+"""Rollout use cases: plan (dry run), create, pause/resume/abort, rollback.
 
-Each runs in the caller's transaction; the API then wakes the conductor, whose engine
-(``conductor/rollout.py``) does the flashing.
+``Rollouts`` is what the API calls: each entry point runs in a transaction of its own, then
+wakes the conductor, whose engine (``conductor/rollout.py``) does the flashing. The functions
+below it take the caller's session, for the conductor and the tests that steer a rollout.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 from typing import Any
 
 from sqlalchemy import orm
 
 from cyborg_lite import exception
+from cyborg_lite.context import RequestContext
 from cyborg_lite.db import firmware_candidates, models
 from cyborg_lite.db import firmware_images as db_images
 from cyborg_lite.db import rollouts as db_rollouts
+from cyborg_lite.db.engine import Database
 from cyborg_lite.firmware import plan, states, versions
 from cyborg_lite.firmware import strategy as strategy_mod
+from cyborg_lite.usecases import ports
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """A dry run's answer: the plan, and the strategy and image it was made for."""
+
+    plan: plan.Plan
+    strategy: strategy_mod.Strategy
+    image_uuid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Tracked:
+    """A rollout as just written, with its job counts (what its view shows)."""
+
+    rollout: models.Rollout
+    progress: db_rollouts.Progress
+
+
+class Rollouts:
+    """The rollout API's use cases, each in one transaction, the conductor woken after it."""
+
+    def __init__(self, db: Database, conductor: ports.Conductor) -> None:
+        self._db = db
+        self._conductor = conductor
+
+    def dry_run(self, image_uuid: str, selector_body: Any, strategy_body: Any) -> Planned:
+        """The plan a rollout of the active image ``image_uuid`` would follow; writes nothing.
+        409 for an image without bytes; 400 for a bad selector or strategy."""
+        with self._db.transaction() as session:
+            image = active_image(session, image_uuid)
+            _, strategy, the_plan = make_plan(session, image, selector_body, strategy_body)
+        return Planned(the_plan, strategy, image.uuid)
+
+    def create(
+        self, ctx: RequestContext, image_uuid: str, selector_body: Any, strategy_body: Any
+    ) -> Tracked:
+        """Plan a rollout of the active image ``image_uuid`` and start it, for ``ctx``'s user
+        and project; the conductor is woken once it is committed."""
+        with self._db.transaction() as session:
+            image = active_image(session, image_uuid)
+            selector, strategy, the_plan = make_plan(session, image, selector_body, strategy_body)
+            rollout = db_rollouts.create(
+                session,
+                image,
+                selector,
+                strategy,
+                the_plan,
+                user_id=ctx.user_id,
+                project_id=ctx.project_id,
+            )
+            [created] = _tracked(session, [rollout])
+        self._conductor.rollout_changed(ctx, rollout.uuid)
+        return created
+
+    def act(self, ctx: RequestContext, uuid: str, action: str) -> list[Tracked]:
+        """``pause``, ``resume`` or ``abort`` rollout ``uuid`` (the rollout, alone), or
+        ``rollback`` it (the rollouts created); the conductor is woken for each."""
+        with self._db.transaction() as session:
+            if action == "rollback":
+                changed = rollback(session, uuid, ctx.user_id, ctx.project_id)
+            else:
+                step = {"pause": pause, "resume": resume, "abort": abort}[action]
+                changed = [step(session, uuid, ctx.user_id, ctx.project_id)]
+            out = _tracked(session, changed)
+        for tracked in out:
+            self._conductor.rollout_changed(ctx, tracked.rollout.uuid)
+        return out
+
+
+def _tracked(session: orm.Session, rollouts: list[models.Rollout]) -> list[Tracked]:
+    session.flush()
+    progress = db_rollouts.progress(session, [r.id for r in rollouts])
+    return [Tracked(r, progress[r.id]) for r in rollouts]
 
 
 def image_spec(image: models.FirmwareImage) -> plan.Image:

@@ -16,7 +16,7 @@ from cyborg_lite.api.views import rollouts as views
 from cyborg_lite.db import models
 from cyborg_lite.db import rollouts as db_rollouts
 from cyborg_lite.firmware import states
-from cyborg_lite.usecases import rollouts as use_cases
+from cyborg_lite.usecases import rollouts as rollout_cases
 
 LOG = logging.getLogger(__name__)
 VERSION = (2, 4)
@@ -41,6 +41,7 @@ class Rollouts:
 
     def __init__(self, services: Services) -> None:
         self._s = services
+        self._cases = rollout_cases.Rollouts(services.db, services)
 
     def _begin(self, req: falcon.Request, rule: str) -> Any:
         ctx = req.context.ctx
@@ -53,36 +54,24 @@ class Rollouts:
         base, now = util.base_url(req, self._s.conf), self._s.clock()
         return [views.rollout_body(r, progress[r.id], base, now) for r in found]
 
-    def _wake(self, ctx: Any, uuids: list[str]) -> None:
-        for uuid in uuids:
-            self._s.wake_conductor(ctx, uuid)
+    def _body(self, req: falcon.Request, tracked: rollout_cases.Tracked) -> dict[str, Any]:
+        base, now = util.base_url(req, self._s.conf), self._s.clock()
+        return views.rollout_body(tracked.rollout, tracked.progress, base, now)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Dry run (200, the plan) or start a rollout (201)."""
         ctx = self._begin(req, rules.CREATE)
         body = validation.body(req, schema.CREATE, self._s.max_body)
         image_uuid = validation.uuid(body["image_uuid"], "image_uuid")
-        with self._s.db.transaction() as session:
-            image = use_cases.active_image(session, image_uuid)
-            selector, strategy, the_plan = use_cases.make_plan(
-                session, image, body["selector"], body.get("strategy")
+        selector, strategy = body["selector"], body.get("strategy")
+        if body.get("dry_run"):
+            planned = self._cases.dry_run(image_uuid, selector, strategy)
+            util.json_body(
+                resp, views.plan_body(planned.plan, planned.strategy, planned.image_uuid)
             )
-            if body.get("dry_run"):
-                util.json_body(resp, views.plan_body(the_plan, strategy, image.uuid))
-                return
-            rollout = db_rollouts.create(
-                session,
-                image,
-                selector,
-                strategy,
-                the_plan,
-                user_id=ctx.user_id,
-                project_id=ctx.project_id,
-            )
-            session.flush()
-            out = self._bodies(req, [rollout], session)[0]
-        self._wake(ctx, [rollout.uuid])
-        util.json_body(resp, out, falcon.HTTP_201)
+            return
+        created = self._cases.create(ctx, image_uuid, selector, strategy)
+        util.json_body(resp, self._body(req, created), falcon.HTTP_201)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """List rollouts (``state``, ``image_uuid``), paged."""
@@ -121,22 +110,8 @@ class Rollouts:
         """Pause, resume, abort (200 with the rollout) or roll back (201 with new rollouts)."""
         ctx = self._begin(req, rules.ACTION)
         action = validation.body(req, schema.ACTION, self._s.max_body)["action"]
-        uuid = validation.uuid(uuid)
-        with self._s.db.transaction() as session:
-            if action == "rollback":
-                created = use_cases.rollback(session, uuid, ctx.user_id, ctx.project_id)
-                session.flush()
-                bodies = self._bodies(req, created, session)
-            else:
-                step = {
-                    "pause": use_cases.pause,
-                    "resume": use_cases.resume,
-                    "abort": use_cases.abort,
-                }[action]
-                rollout = step(session, uuid, ctx.user_id, ctx.project_id)
-                session.flush()
-                bodies = self._bodies(req, [rollout], session)
-        self._wake(ctx, [b["uuid"] for b in bodies])
+        changed = self._cases.act(ctx, validation.uuid(uuid), action)
+        bodies = [self._body(req, tracked) for tracked in changed]
         if action == "rollback":
             util.json_body(resp, {"firmware_rollouts": bodies}, falcon.HTTP_201)
         else:
