@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from oslo_config import cfg
@@ -113,6 +114,31 @@ class FlashResult:
     log_tail: str = ""
 
 
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One reading of a device's usage, as cheap as its vendor makes it (issue 16).
+
+    Every figure is optional: None means the source cannot give it (a MIG slice's utilization,
+    a tool that is missing), never 0. Units are SQL-friendly: percent 0-100, bytes, watts,
+    degrees Celsius. ``deployable`` names one deployable of the device (a MIG instance) when
+    the reading is of that slice alone; None is the whole device.
+    """
+
+    stable_id: str
+    deployable: str | None = None
+    utilization_percent: float | None = None
+    memory_used_bytes: int | None = None
+    memory_total_bytes: int | None = None
+    power_watts: float | None = None
+    temperature_celsius: float | None = None
+    # Compute processes running on it (GPUs); None when the source does not list them.
+    processes: int | None = None
+    # FPGAs: whether a function (a user bitstream or xclbin) is loaded, and whether the tools
+    # say it is in use; None where they do not tell.
+    function_loaded: bool | None = None
+    in_use: bool | None = None
+
+
 class Driver(abc.ABC):
     """A vendor driver, found through the ``cyborg_lite.drivers`` entry point group."""
 
@@ -127,6 +153,19 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def discover(self) -> list[Device]:
         """Every device this driver finds on the host. May raise; the agent isolates it."""
+
+    def sample(
+        self, devices: Sequence[Device], *, allocated: frozenset[str] = frozenset()
+    ) -> list[Sample]:
+        """A usage reading of each of ``devices`` (this driver's, from its last ``discover``).
+
+        ``allocated`` holds the stable ids of those the conductor says are bound to an ARQ;
+        only the simulator uses it (``[simulated] bound_usage``): real hardware shows its own
+        load. Default: every figure unknown. Drivers that can read usage override this; like
+        ``discover`` it may raise, and the agent isolates it. A device may have several samples
+        (the whole device and each MIG slice); one it cannot read is left out or all None.
+        """
+        return [Sample(stable_id=d.stable_id) for d in devices]
 
     def flash(
         self,
