@@ -47,13 +47,41 @@ def _where(error: jsonschema.ValidationError) -> str:
     return f" (at '{path}')" if path else ""
 
 
+# Keywords whose jsonschema message does not say what would have been accepted ("is not
+# valid under any of the given schemas", "does not match '^...$'"): the failing schema's own
+# ``description``, where it has one, says it. The others (bounds, enums, lengths, required)
+# already name what is wanted.
+_EXPLAINED_BY_DESCRIPTION = frozenset({"anyOf", "oneOf", "type", "pattern"})
+
+
+def message(error: jsonschema.ValidationError) -> str:
+    """The 400 message for ``error``: where (the field's path), jsonschema's words (which name
+    the bound or type), for unknown keys the ones accepted, and for a type, pattern or
+    alternative the field's description."""
+    text = f"Invalid input{_where(error)}: {error.message}"
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if (
+        error.validator == "additionalProperties"
+        and error.validator_value is False
+        and isinstance(error.instance, Mapping)
+    ):
+        known = list(schema.get("properties", {}))
+        unknown = sorted(str(k) for k in error.instance if k not in known)
+        path = list(error.absolute_path)
+        label = f"{path[-1]} " if path and isinstance(path[-1], str) else ""
+        text += f". Unknown {label}field(s): {', '.join(unknown)}"
+        text += f"; use {', '.join(known)}." if known else "."
+    elif error.validator in _EXPLAINED_BY_DESCRIPTION and schema.get("description"):
+        text += f". {schema['description']}"
+    return text
+
+
 def check(schema: Mapping[str, Any], data: Any) -> Any:
     """Validate ``data`` against ``schema``; raise ``Invalid`` naming the first problem."""
     validator = _Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
-        first = errors[0]
-        raise exception.Invalid(f"Invalid input{_where(first)}: {first.message}")
+        raise exception.Invalid(message(errors[0]))
     return data
 
 

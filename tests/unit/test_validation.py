@@ -49,3 +49,27 @@ def test_a_body_that_cannot_be_read_is_the_clients_error():
         validation.ClientBody(BrokenStream()).read(10)
     assert "could not be read" in str(err.value)
     assert "nothing was stored" in str(err.value)
+
+
+def test_unknown_keys_are_named_with_the_ones_accepted():
+    schema = {
+        "type": "object",
+        "properties": {"inner": {"type": "object", "properties": {"a": {}, "b": {}}}},
+    }
+    schema["properties"]["inner"]["additionalProperties"] = False
+    with pytest.raises(exception.Invalid) as err:
+        validation.check(schema, {"inner": {"a": 1, "z": 2}})
+    assert str(err.value) == (
+        "Invalid input (at 'inner'): Additional properties are not allowed ('z' was "
+        "unexpected). Unknown inner field(s): z; use a, b."
+    )
+
+
+def test_a_description_says_what_a_type_pattern_or_alternative_wanted():
+    schema = {"anyOf": [{"type": "integer"}, {"type": "string"}], "description": "A or B."}
+    with pytest.raises(exception.Invalid, match=r"any of the given schemas\. A or B\.$"):
+        validation.check({"type": "array", "items": schema}, [None])
+    bounded = {"type": "integer", "minimum": 1, "description": "Never shown for a bound."}
+    with pytest.raises(exception.Invalid) as err:
+        validation.check(bounded, 0)
+    assert str(err.value) == "Invalid input: 0 is less than the minimum of 1"
