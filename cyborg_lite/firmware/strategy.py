@@ -1,12 +1,12 @@
-"""A rollout's strategy: parsed from the API body into a checked, frozen value, and the pure
-rules the engine applies with it (wave sizes, failure budget, maintenance window)."""
+"""A rollout's strategy: built from the API body (checked field by field by the request schema,
+``api/schemas/rollouts.py``) into a frozen value, and the pure rules the engine applies with it
+(wave sizes, failure budget, maintenance window)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import math
-import re
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,8 +14,6 @@ from typing import Any
 from cyborg_lite import exception
 
 IN_USE_CHOICES = ("wait", "skip", "force")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_PERCENT = re.compile(r"^(\d{1,3}(?:\.\d+)?)%$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,104 +74,72 @@ class Strategy:
 
 
 # Upper bound of every count and duration: they end up in SQL integer columns and in
-# timedeltas, which a client-chosen 10**30 would overflow (a 500, or a stuck rollout).
+# timedeltas, which a client-chosen 10**30 would overflow (a 500, or a stuck rollout). The
+# request schema (api/schemas/rollouts.py) applies it.
 INT_MAX = 2**31 - 1
 
 
-def _int(body: Mapping[str, Any], name: str, default: int, minimum: int) -> int:
+# The per-field rules (types, bounds, the in_use choices, the HH:MM and percentage forms,
+# unknown keys) are the request schema's, api/schemas/rollouts.py STRATEGY, which every
+# strategy from a client passes first; the others are the engine's own (program rollouts'
+# constants) or were checked when created (from_dict). What stays here is what a JSON Schema
+# cannot say or what spans fields.
+
+
+def _int(body: Mapping[str, Any], name: str, default: int) -> int:
     value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= INT_MAX:
-        raise exception.Invalid(f"strategy.{name} must be an integer from {minimum} to {INT_MAX}.")
+    # JSON has one number type and the schema's "integer" takes 1.0; the engine's counts and
+    # timedeltas need an int, and 1.0 has always been refused rather than rounded.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise exception.Invalid(f"strategy.{name} must be an integer, not {value!r}.")
     return value
 
 
 def _wave(value: Any) -> str | int:
-    if isinstance(value, bool):
-        raise exception.Invalid(f"strategy.waves: {value!r} is neither a count nor a percentage.")
-    if isinstance(value, int):
-        if not 1 <= value <= INT_MAX:
-            raise exception.Invalid(f"strategy.waves: counts must be from 1 to {INT_MAX}.")
-        return value
     if isinstance(value, str):
-        match = _PERCENT.match(value.strip())
-        if match and 0 < float(match.group(1)) <= 100:
-            return value.strip()
-    raise exception.Invalid(
-        f"strategy.waves: {value!r} is neither a count (>= 1) nor a percentage like '25%'."
-    )
+        return value.strip()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise exception.Invalid(
+            f"strategy.waves: {value!r} is neither a count (an integer) nor a percentage."
+        )
+    return value
 
 
-def _window(body: Any) -> Window | None:
+def _window(body: Mapping[str, Any] | None) -> Window | None:
     if body is None:
         return None
-    if not isinstance(body, Mapping) or not {"start", "end"} <= set(body):
-        raise exception.Invalid('strategy.window needs "start" and "end" as "HH:MM".')
-    times = []
-    for name in ("start", "end"):
-        match = _HHMM.match(str(body[name]))
-        if not match:
-            raise exception.Invalid(f"strategy.window.{name} must be HH:MM, not {body[name]!r}.")
-        times.append(dt.time(int(match.group(1)), int(match.group(2))))
+    start, end = (dt.time.fromisoformat(str(body[name])) for name in ("start", "end"))
     tz = str(body.get("timezone") or "UTC")
     try:
         zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as err:
+        # OSError: a key naming a directory of the zone database ("Europe") or too long a name.
         raise exception.Invalid(
             f"strategy.window.timezone {tz!r} is not a known time zone."
         ) from err
-    if times[0] == times[1]:
+    if start == end:
         raise exception.Invalid("strategy.window: start and end must differ.")
-    return Window(times[0], times[1], tz)
+    return Window(start, end, tz)
 
 
 def parse(body: Mapping[str, Any] | None) -> Strategy:
-    """A checked ``Strategy`` from the API body (every field optional)."""
+    """A ``Strategy`` from a body that passed the request schema (every field optional): the
+    defaults filled in, percentages stripped, and the rules no schema states checked (counts
+    are integers, a window's start and end differ and its time zone exists)."""
     body = body or {}
     default = Strategy()
-    known = {
-        "canary",
-        "waves",
-        "max_in_flight",
-        "max_in_flight_per_host",
-        "failure_budget",
-        "bake_seconds",
-        "window",
-        "in_use",
-        "allow_reboot",
-    }
-    unknown = sorted(set(body) - known)
-    if unknown:
-        raise exception.Invalid(f"Unknown strategy field(s): {', '.join(unknown)}.")
-    waves_in = body.get("waves", list(default.waves))
-    if not isinstance(waves_in, Sequence) or isinstance(waves_in, str) or not waves_in:
-        raise exception.Invalid("strategy.waves must be a non-empty list.")
-    waves = tuple(_wave(w) for w in waves_in)
     budget = body.get("failure_budget") or {}
-    if not isinstance(budget, Mapping) or set(budget) - {"count", "rate"}:
-        raise exception.Invalid('strategy.failure_budget takes "count" and "rate".')
-    count = _int(budget, "count", default.failure_count, 0)
-    rate = budget.get("rate", default.failure_rate)
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-        raise exception.Invalid("strategy.failure_budget.rate must be a number from 0 to 1.")
-    in_use = body.get("in_use", default.in_use)
-    if in_use not in IN_USE_CHOICES:
-        raise exception.Invalid(f"strategy.in_use must be one of {', '.join(IN_USE_CHOICES)}.")
-    allow_reboot = body.get("allow_reboot", default.allow_reboot)
-    if not isinstance(allow_reboot, bool):
-        raise exception.Invalid("strategy.allow_reboot must be true or false.")
     return Strategy(
-        canary=_int(body, "canary", default.canary, 0),
-        waves=waves,
-        max_in_flight=_int(body, "max_in_flight", default.max_in_flight, 1),
-        max_in_flight_per_host=_int(
-            body, "max_in_flight_per_host", default.max_in_flight_per_host, 1
-        ),
-        failure_count=count,
-        failure_rate=float(rate),
-        bake_seconds=_int(body, "bake_seconds", default.bake_seconds, 0),
+        canary=_int(body, "canary", default.canary),
+        waves=tuple(_wave(w) for w in body.get("waves", default.waves)),
+        max_in_flight=_int(body, "max_in_flight", default.max_in_flight),
+        max_in_flight_per_host=_int(body, "max_in_flight_per_host", default.max_in_flight_per_host),
+        failure_count=_int(budget, "count", default.failure_count),
+        failure_rate=float(budget.get("rate", default.failure_rate)),
+        bake_seconds=_int(body, "bake_seconds", default.bake_seconds),
         window=_window(body.get("window")),
-        in_use=str(in_use),
-        allow_reboot=allow_reboot,
+        in_use=str(body.get("in_use", default.in_use)),
+        allow_reboot=bool(body.get("allow_reboot", default.allow_reboot)),
     )
 
 

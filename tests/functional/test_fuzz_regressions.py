@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cyborg_lite import exception
+from cyborg_lite.api import validation
+from cyborg_lite.api.schemas import rollouts as schemas
 from cyborg_lite.firmware import strategy
 from tests import personas, seed
 from tests.functional.envelope import message
@@ -86,11 +88,12 @@ def test_huge_wave_filter_on_jobs_is_a_400(client, db):
 def test_huge_strategy_numbers_are_refused(body):
     # A bake of 10**27 seconds overflowed timedelta in the engine: the rollout would be stuck.
     with pytest.raises(exception.Invalid):
-        strategy.parse(body)
+        validation.check(schemas.STRATEGY, body)
 
 
 def test_largest_strategy_numbers_are_accepted():
-    parsed = strategy.parse({"bake_seconds": strategy.INT_MAX, "waves": [strategy.INT_MAX]})
+    body = {"bake_seconds": strategy.INT_MAX, "waves": [strategy.INT_MAX]}
+    parsed = strategy.parse(validation.check(schemas.STRATEGY, body))
     assert parsed.bake_seconds == strategy.INT_MAX
 
 

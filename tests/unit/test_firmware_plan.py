@@ -8,6 +8,8 @@ import dataclasses
 import pytest
 
 from cyborg_lite import exception
+from cyborg_lite.api import validation
+from cyborg_lite.api.schemas import rollouts as schemas
 from cyborg_lite.firmware import plan, strategy
 
 IMAGE = plan.Image(
@@ -148,5 +150,7 @@ def test_selector_criteria_are_anded():
     ],
 )
 def test_selector_refusals(body, text):
+    # Through the request schema (the per-field rules), then the planner's own rule.
+    request = {"image_uuid": "u", "selector": body}
     with pytest.raises(exception.Invalid, match=text):
-        plan.parse_selector(body)
+        plan.parse_selector(validation.check(schemas.CREATE, request)["selector"])

@@ -7,7 +7,16 @@ import datetime as dt
 import pytest
 
 from cyborg_lite import exception
+from cyborg_lite.api import validation
+from cyborg_lite.api.schemas import rollouts as schemas
 from cyborg_lite.firmware import strategy
+
+
+def from_request(body):
+    """``body`` as a client's strategy: through the request schema (the per-field rules),
+    then ``strategy.parse`` (the rules that span fields or that no schema states)."""
+    request = {"image_uuid": "u", "selector": {"hosts": ["a"]}, "strategy": body}
+    return strategy.parse(validation.check(schemas.CREATE, request)["strategy"])
 
 
 def test_defaults_are_explicit():
@@ -38,7 +47,7 @@ def test_full_body_round_trips():
         "in_use": "skip",
         "allow_reboot": True,
     }
-    s = strategy.parse(body)
+    s = from_request(body)
     assert s.to_dict() == body
     assert strategy.from_dict(s.to_dict()) == s
 
@@ -64,11 +73,15 @@ def test_full_body_round_trips():
         ({"in_use": "sometimes"}, "in_use"),
         ({"allow_reboot": "yes"}, "allow_reboot"),
         ({"speed": "fast"}, "speed"),
+        ({"canary": 1.0}, "canary"),
+        ({"waves": [5.0]}, "count"),
+        ({"window": {"start": "01:00", "end": "02:00", "timezone": "Europe"}}, "time zone"),
+        ({"window": {"start": "01:00", "end": "02:00", "timezone": "E" * 300}}, "time zone"),
     ],
 )
 def test_refusals(body, text):
     with pytest.raises(exception.Invalid, match=text):
-        strategy.parse(body)
+        from_request(body)
 
 
 @pytest.mark.parametrize(
