@@ -209,6 +209,33 @@ def awaiting_activation(session: orm.Session, hostname: str) -> list[AwaitingAct
     return [AwaitingActivation(*row) for row in rows]
 
 
+class DispatchFacts(NamedTuple):
+    """What job payloads need beyond the jobs and their rollout."""
+
+    sha256: str | None  # the image's digest and size; None when the image is gone
+    size: int | None
+    stable_ids: dict[str, str]  # device uuid to its stable id, for the devices still known
+
+
+def dispatch_facts(
+    session: orm.Session, image_uuid: str, device_uuids: Sequence[str], chunk: int = IN_CHUNK
+) -> DispatchFacts:
+    """The image's digest and the devices' stable ids, in two reads whatever their number: a
+    pass starting a thousand jobs spent more time on two reads per job than on the jobs."""
+    image = session.scalar(
+        sa.select(models.FirmwareImage).where(models.FirmwareImage.uuid == image_uuid)
+    )
+    stable_ids: dict[str, str] = {}
+    for start in range(0, len(device_uuids), chunk):
+        rows = session.execute(
+            sa.select(models.Device.uuid, models.Device.stable_id).where(
+                models.Device.uuid.in_(device_uuids[start : start + chunk])
+            )
+        )
+        stable_ids.update({str(uuid): str(stable_id) for uuid, stable_id in rows})
+    return DispatchFacts(image.sha256 if image else None, image.size if image else None, stable_ids)
+
+
 def drain(session: orm.Session, device_uuid: str, job_uuid: str) -> None:
     """Take the device out of binding for this job (idempotent)."""
     session.execute(
