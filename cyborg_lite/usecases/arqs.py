@@ -1,8 +1,11 @@
-"""ARQ use cases: bind, unbind and delete with the state rules (contract §10.1), and program
-at bind.
+"""ARQ use cases: create, bind, unbind and delete with the state rules (contract §10.1),
+and program at bind.
 
-The API runs them in its request's transaction; the rules are ``arqs/states.py`` and the SQL
-(conditional state changes, attach-handle claims) ``db/binding.py``.
+``Arqs`` is what the API calls: each entry point begins and commits its transaction, then
+casts to the conductor. The functions below it take the caller's session: they are the rules,
+which the conductor's engine also runs (``finish_waiting``) and tests drive directly. The
+rules are ``arqs/states.py`` and the SQL (conditional state changes, attach-handle claims)
+``db/binding.py``.
 
 Program at bind: an ARQ whose profile group names ``accel:bitstream_id`` or
 ``accel:function_id`` claims its handle at once but stays ``BindStarted`` while its FPGA loads
@@ -19,12 +22,80 @@ from sqlalchemy import orm
 
 from cyborg_lite import exception
 from cyborg_lite.arqs import states
+from cyborg_lite.context import RequestContext
 from cyborg_lite.db import arqs as db_arqs
 from cyborg_lite.db import binding as db_binding
+from cyborg_lite.db import device_profiles as db_profiles
 from cyborg_lite.db import models
 from cyborg_lite.db import programming as db_programming
+from cyborg_lite.db.engine import Database
 from cyborg_lite.firmware import programming
-from cyborg_lite.usecases import programs
+from cyborg_lite.usecases import ports, programs
+
+
+class Arqs:
+    """The ARQ API's use cases, one transaction each; the conductor is told after the commit.
+
+    Each method runs the same-named rule below in its own transaction. ``project_id`` is the
+    project whose ARQs the caller may act on (None: every project, for an admin).
+    """
+
+    def __init__(self, db: Database, conductor: ports.Conductor) -> None:
+        self._db = db
+        self._conductor = conductor
+
+    def create(self, profile_name: str, *, project_id: str | None) -> list[db_arqs.ArqView]:
+        """One ARQ per accelerator the device profile ``profile_name`` asks for (404 for an
+        unknown profile), in ``project_id``."""
+        with self._db.transaction() as session:
+            profile = db_profiles.get_by_name(session, profile_name)
+            return db_arqs.create_for_profile(
+                session, profile, db_profiles.groups_of(profile), project_id=project_id
+            )
+
+    def bind(
+        self,
+        ctx: RequestContext,
+        targets: Mapping[str, states.BindTarget],
+        *,
+        project_id: str | None,
+    ) -> dict[str, str]:
+        """Bind the ARQs of ``targets``, all or none (``bind``'s rules); returns each one's
+        state. After the commit the conductor starts the bitstream loads that program at bind
+        asked for, and tells Nova of the binds already over; those still ``BindStarted``
+        wait for their load, and the conductor tells Nova when it ends, as Nova expects of
+        Cyborg's asynchronous bind."""
+        loads: list[str] = []  # program rollouts started by program at bind
+        with self._db.transaction() as session:
+            out = bind(session, targets, project_id=project_id, started=loads)
+        for rollout_uuid in loads:
+            self._conductor.rollout_changed(ctx, rollout_uuid)
+        resolved = {uuid: state for uuid, state in out.items() if states.is_resolved(state)}
+        if resolved:
+            # Only after the commit: Nova reads the ARQs as soon as it has the event.
+            self._conductor.arqs_bound(ctx, states.bound_instances(targets, resolved))
+        return out
+
+    def unbind(self, uuids: Sequence[str], *, project_id: str | None) -> None:
+        """Unbind the ARQs ``uuids``, all or none (``unbind``'s rules)."""
+        with self._db.transaction() as session:
+            unbind(session, uuids, project_id=project_id)
+
+    def delete(self, uuids: Sequence[str], *, project_id: str | None, service: bool) -> None:
+        """Delete the ARQs ``uuids`` that ``project_id`` can see (``delete``'s rules), then,
+        as Cyborg does, report the first one not found (404)."""
+        with self._db.transaction() as session:
+            found, missing = db_arqs.find(session, uuids, project_id=project_id)
+            delete(session, found, service=service)
+        if missing:
+            raise exception.NotFound(f"ExtArq not found with uuid={missing[0]}")
+
+    def delete_instance(self, instance_uuid: str, *, project_id: str | None) -> None:
+        """Delete every ARQ of the instance ``instance_uuid`` (the caller checked that a
+        service asks)."""
+        with self._db.transaction() as session:
+            found = db_arqs.of_instance(session, instance_uuid, project_id=project_id)
+            delete(session, found, service=True)
 
 
 def start_bind(

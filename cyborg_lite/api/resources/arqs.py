@@ -17,47 +17,16 @@ from cyborg_lite.api import microversion, util, validation
 from cyborg_lite.api.policies import arqs as rules
 from cyborg_lite.api.schemas import arqs as schema
 from cyborg_lite.api.services import Services
+from cyborg_lite.api.views import arqs as views
 from cyborg_lite.arqs import states as arq_states
 from cyborg_lite.context import RequestContext
 from cyborg_lite.db import arqs as db_arqs
-from cyborg_lite.db import device_profiles as db_profiles
 from cyborg_lite.usecases import arqs as arq_cases
 
 LIST_PARAMS = ("instance", "bind_state", "limit", "marker")
 BIND_FIELDS = ("hostname", "device_rp_uuid", "instance_uuid")
 BIND_PATHS = frozenset(f"/{field}" for field in BIND_FIELDS)
 PROJECT_FIELD = "project_id"
-
-
-ERROR_VERSION = (2, 5)
-
-
-def serialize(
-    view: db_arqs.ArqView, base: str, version: tuple[int, int] = (2, 0)
-) -> dict[str, Any]:
-    """An ARQ as Cyborg shows it; attach handle details only once ``Bound``; from 2.5 its
-    ``error`` (why a bind failed, else null)."""
-    arq = view.arq
-    bound = arq.state == arq_states.BOUND and view.handle is not None
-    body = {
-        "uuid": arq.uuid,
-        "state": arq.state,
-        "device_profile_name": view.profile_name,
-        "device_profile_group_id": arq.device_profile_group_id,
-        "hostname": arq.hostname,
-        "device_rp_uuid": arq.device_rp_uuid,
-        "instance_uuid": arq.instance_uuid,
-        "project_id": arq.project_id,
-        "attach_handle_type": view.handle.attach_type if bound and view.handle else "",
-        "attach_handle_uuid": view.handle.uuid if bound and view.handle else None,
-        "attach_handle_info": view.handle_info if bound else {},
-        "links": util.self_link(base, "accelerator_requests", arq.uuid),
-        "created_at": util.timestamp(arq.created_at),
-        "updated_at": util.timestamp(arq.updated_at),
-    }
-    if version >= ERROR_VERSION:
-        body["error"] = arq.error
-    return body
 
 
 def owner_scope(ctx: RequestContext) -> str | None:
@@ -152,6 +121,7 @@ class Arqs:
 
     def __init__(self, services: Services) -> None:
         self._s = services
+        self._cases = arq_cases.Arqs(services.db, services)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """List ARQs, by ``instance`` and/or ``bind_state=resolved``; 423 (no body) when both
@@ -179,7 +149,7 @@ class Arqs:
                 marker=page.marker,
             )
         base = util.base_url(req, self._s.conf)
-        items = [serialize(v, base, ctx.microversion) for v in found]
+        items = [views.serialize(v, base, ctx.microversion) for v in found]
         last = found[-1].arq.uuid if found else None
         util.paged_body(req, resp, self._s.conf, "arqs", items, page, last)
 
@@ -189,20 +159,18 @@ class Arqs:
         self._s.enforcer.authorize(rules.GET_ONE, ctx)
         with self._s.db.transaction() as session:
             view = db_arqs.get_arq(session, validation.uuid(uuid), project_id=owner_scope(ctx))
-        util.json_body(resp, serialize(view, util.base_url(req, self._s.conf), ctx.microversion))
+        util.json_body(
+            resp, views.serialize(view, util.base_url(req, self._s.conf), ctx.microversion)
+        )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Create one ARQ per accelerator the named profile asks for, in the caller's project."""
         ctx = req.context.ctx
         self._s.enforcer.authorize(rules.CREATE, ctx)
         name = validation.body(req, schema.CREATE, self._s.max_body)["device_profile_name"]
-        with self._s.db.transaction() as session:
-            profile = db_profiles.get_by_name(session, name)
-            created = db_arqs.create_for_profile(
-                session, profile, db_profiles.groups_of(profile), project_id=ctx.project_id
-            )
+        created = self._cases.create(name, project_id=ctx.project_id)
         base = util.base_url(req, self._s.conf)
-        items = [serialize(v, base, ctx.microversion) for v in created]
+        items = [views.serialize(v, base, ctx.microversion) for v in created]
         util.json_body(resp, {"arqs": items}, falcon.HTTP_201)
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -211,25 +179,10 @@ class Arqs:
         self._s.enforcer.authorize(rules.UPDATE, ctx)
         require_service(ctx)
         patch = parse_patch(validation.body(req, schema.PATCH, self._s.max_body), ctx)
-        states: dict[str, str] = {}
-        loads: list[str] = []  # program rollouts started by program at bind
-        with self._s.db.transaction() as session:
-            if patch.op == "add":
-                states = arq_cases.bind(
-                    session, patch.binds, project_id=owner_scope(ctx), started=loads
-                )
-            else:
-                arq_cases.unbind(session, patch.unbinds, project_id=owner_scope(ctx))
-        for rollout_uuid in loads:
-            self._s.wake_conductor(ctx, rollout_uuid)
-        # ARQs still BindStarted wait for a bitstream load: the conductor tells Nova when it
-        # is over, as Nova expects of Cyborg's asynchronous bind.
-        resolved = {uuid: state for uuid, state in states.items() if arq_states.is_resolved(state)}
-        if resolved:
-            # After the commit: Nova reads the ARQs as soon as it has the event, which the
-            # conductor sends (it owns the Nova client).
-            bound = arq_states.bound_instances(patch.binds, resolved)
-            self._s.tell_conductor("arqs_bound", ctx, bound)
+        if patch.op == "add":
+            self._cases.bind(ctx, patch.binds, project_id=owner_scope(ctx))
+        else:
+            self._cases.unbind(patch.unbinds, project_id=owner_scope(ctx))
         util.no_content(resp, falcon.HTTP_202)
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
@@ -244,26 +197,18 @@ class Arqs:
         if ("arqs" in params) == ("instance" in params):
             raise exception.Invalid("Give exactly one of the query parameters arqs and instance.")
         if "arqs" in params:
-            self._delete_uuids(ctx, split_uuids(params["arqs"], "arqs"))
+            uuids = split_uuids(params["arqs"], "arqs")
+            self._cases.delete(uuids, project_id=owner_scope(ctx), service=ctx.has_service_role)
         else:
             require_service(ctx)
             instance = validation.uuid(params["instance"], "instance")
-            with self._s.db.transaction() as session:
-                found = db_arqs.of_instance(session, instance, project_id=owner_scope(ctx))
-                arq_cases.delete(session, found, service=True)
+            self._cases.delete_instance(instance, project_id=owner_scope(ctx))
         util.no_content(resp)
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Delete one ARQ, as ``?arqs=<uuid>`` does."""
         ctx = req.context.ctx
         self._s.enforcer.authorize(rules.DELETE, ctx)
-        self._delete_uuids(ctx, [validation.uuid(uuid)])
+        uuids = [validation.uuid(uuid)]
+        self._cases.delete(uuids, project_id=owner_scope(ctx), service=ctx.has_service_role)
         util.no_content(resp)
-
-    def _delete_uuids(self, ctx: RequestContext, uuids: list[str]) -> None:
-        with self._s.db.transaction() as session:
-            found, missing = db_arqs.find(session, uuids, project_id=owner_scope(ctx))
-            arq_cases.delete(session, found, service=ctx.has_service_role)
-        # Cyborg deletes the ARQs it finds and then reports the first missing one.
-        if missing:
-            raise exception.NotFound(f"ExtArq not found with uuid={missing[0]}")
