@@ -9,6 +9,9 @@ jobs caught between drain and dispatch are drained and dispatched again, which i
 agents run a job uuid at most once. Job results from
 agents advance their rollout at once; a timer only covers what no message announces (the end
 of a bake, a window opening, a deadline, a lease to renew).
+
+The engine decides; its SQL is in ``db/rollouts.py`` (reading and locking rollouts) and
+``db/rollout_jobs.py`` (job transitions, drains, counts, deadlines).
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 from oslo_log import log as logging
+from sqlalchemy import orm
 
 from cyborg_lite.conductor import rollout_io
 from cyborg_lite.conductor.rollout_io import Agents, NoScheduling, Scheduling, Settings, next_open
@@ -76,7 +79,7 @@ class Engine:
         """Take the rollout as far as it can go now; returns when it next needs a look (a bake
         ending, a window opening, a deadline), or None when only an event can move it."""
         with self._db.transaction() as session:
-            rollout = self._lock(session, rollout_uuid)
+            rollout = db_rollouts.lock(session, rollout_uuid)
             if rollout is None:
                 return None
             now = self._clock()
@@ -180,28 +183,9 @@ class Engine:
     def unfinished(self) -> list[str]:
         """Uuids of rollouts that still need driving."""
         with self._db.transaction() as session:
-            return list(
-                session.scalars(
-                    sa.select(models.Rollout.uuid)
-                    .where(models.Rollout.state.in_(states.UNFINISHED))
-                    .order_by(models.Rollout.id)
-                )
-            )
+            return db_rollouts.unfinished(session)
 
     # --- steps ----------------------------------------------------------------------------
-
-    def _lock(self, session: Any, rollout_uuid: str) -> models.Rollout | None:
-        # Write first: on SQLite this takes the database's write lock for the transaction,
-        # on PostgreSQL and MySQL the row's; either way one advance at a time per rollout.
-        result = session.execute(
-            sa.update(models.Rollout)
-            .where(models.Rollout.uuid == rollout_uuid)
-            .values(generation=models.Rollout.generation + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if not result.rowcount:
-            return None
-        return db_rollouts.get(session, rollout_uuid, lock=True)
 
     def _take_lease(self, rollout: models.Rollout, now: dt.datetime) -> bool | None:
         """None: another conductor holds it. True: taken over from another. False: ours."""
@@ -222,7 +206,7 @@ class Engine:
         return took_over
 
     def _recover(
-        self, session: Any, rollout: models.Rollout
+        self, session: orm.Session, rollout: models.Rollout
     ) -> tuple[list[models.RolloutJob], list[dict[str, Any]]]:
         """After a takeover: jobs caught between drain and dispatch start again. Returns the
         draining ones (drained in SQL again; Placement and dispatch follow the commit) and the
@@ -258,7 +242,7 @@ class Engine:
             )
 
     def _step(
-        self, session: Any, rollout: models.Rollout, now: dt.datetime
+        self, session: orm.Session, rollout: models.Rollout, now: dt.datetime
     ) -> tuple[dt.datetime | None, list[models.RolloutJob]]:
         if rollout.state != states.RUNNING:
             return None, []
@@ -300,14 +284,14 @@ class Engine:
                 {"rollout_uuid": rollout.uuid, "wave": rollout.current_wave},
             )
         if not counts.get(states.PENDING):
-            return self._next_deadline(session, rollout), []
+            return db_jobs.next_deadline(session, rollout.id), []
         if strat.window is not None and not strat.window.is_open(now.replace(tzinfo=dt.UTC)):
             return next_open(strat.window, now), []
         return self._start_jobs(session, rollout, strat, now)
 
     def _start_jobs(
         self,
-        session: Any,
+        session: orm.Session,
         rollout: models.Rollout,
         strat: strategy_mod.Strategy,
         now: dt.datetime,
@@ -317,7 +301,7 @@ class Engine:
         # A COUNT: loading up to max_in_flight jobs on every pass cost most of a pass.
         slots = strat.max_in_flight - db_jobs.count_in_flight(session, rollout.id)
         if slots <= 0:
-            return self._next_deadline(session, rollout), []
+            return db_jobs.next_deadline(session, rollout.id), []
         chosen: list[models.RolloutJob] = []
         waiting_in_use = False
         offset = 0
@@ -348,21 +332,15 @@ class Engine:
         deadline = now + dt.timedelta(seconds=self._settings.job_timeout_seconds)
         # A statement per few hundred jobs, not several per job: one pass may start a
         # thousand. Under the rollout's lock nothing else starts these jobs, so all move
-        # (``move_many`` still returns only those that did).
-        moved = db_jobs.move_many(
-            session,
-            [job.uuid for job in chosen],
-            [states.PENDING],
-            states.DRAINING,
-            started_at=now,
-            attempts=models.RolloutJob.attempts + 1,
-            deadline=deadline,
+        # (``start`` still returns only those that did).
+        moved = db_jobs.start(
+            session, [job.uuid for job in chosen], started_at=now, deadline=deadline
         )
         started = [job for job in chosen if job.uuid in moved]
         # A crash before the commit leaves the jobs pending; after it, recovery finds them
         # draining and carries on.
         db_jobs.drain_many(session, [(job.device_uuid, job.uuid) for job in started])
-        wake = self._next_deadline(session, rollout)
+        wake = db_jobs.next_deadline(session, rollout.id)
         if waiting_in_use:
             retry = now + IN_USE_RETRY
             wake = min(wake, retry) if wake else retry
@@ -384,9 +362,7 @@ class Engine:
             if job is None or job.state not in (states.DRAINING, states.DISPATCHED):
                 return
             was_draining = job.state == states.DRAINING
-            rollout = session.scalar(
-                sa.select(models.Rollout).where(models.Rollout.id == job.rollout_id)
-            )
+            rollout = db_rollouts.by_id(session, job.rollout_id)
             if rollout is None:
                 return
             db_jobs.move(
@@ -404,16 +380,7 @@ class Engine:
             self._scheduling.drain(job.device_uuid)
         self._dispatch(payload)
 
-    def _next_deadline(self, session: Any, rollout: models.Rollout) -> dt.datetime | None:
-        deadline: dt.datetime | None = session.scalar(
-            sa.select(sa.func.min(models.RolloutJob.deadline)).where(
-                models.RolloutJob.rollout_id == rollout.id,
-                models.RolloutJob.state.in_(states.IN_FLIGHT),
-            )
-        )
-        return deadline
-
-    def _complete(self, session: Any, rollout: models.Rollout, now: dt.datetime) -> None:
+    def _complete(self, session: orm.Session, rollout: models.Rollout, now: dt.datetime) -> None:
         counts = db_rollouts.progress(session, [rollout.id])[rollout.id].by_state
         failed = sum(counts.get(s, 0) for s in states.FAILURES)
         done = counts.get(states.SUCCEEDED, 0)

@@ -80,19 +80,50 @@ def move_many(
     return found
 
 
+def start(
+    session: orm.Session,
+    job_uuids: Sequence[str],
+    *,
+    started_at: dt.datetime,
+    deadline: dt.datetime,
+    chunk: int = IN_CHUNK,
+) -> set[str]:
+    """Move pending jobs to ``draining``, counting an attempt and setting their deadline;
+    returns the uuids that moved (``move_many``)."""
+    return move_many(
+        session,
+        job_uuids,
+        [states.PENDING],
+        states.DRAINING,
+        chunk,
+        started_at=started_at,
+        attempts=Job.attempts + 1,
+        deadline=deadline,
+    )
+
+
 def get(session: orm.Session, job_uuid: str) -> Job | None:
     """The job, or None."""
     return session.scalar(sa.select(Job).where(Job.uuid == job_uuid))
 
 
-def brief(session: orm.Session, job_uuid: str) -> tuple[str, str, str, str] | None:
-    """``(state, device_uuid, component, rollout_uuid)`` of a job in one read, or None."""
+class JobBrief(NamedTuple):
+    """What a job's result needs of it: where it stands, its device and rollout."""
+
+    state: str
+    device_uuid: str
+    component: str
+    rollout_uuid: str
+
+
+def brief(session: orm.Session, job_uuid: str) -> JobBrief | None:
+    """The job's state, device, component and rollout uuid in one read, or None."""
     row = session.execute(
         sa.select(_jobs.c.state, _jobs.c.device_uuid, _jobs.c.component, _rollouts.c.uuid)
         .join(_rollouts, _rollouts.c.id == _jobs.c.rollout_id)
         .where(_jobs.c.uuid == job_uuid)
     ).first()
-    return None if row is None else (str(row[0]), str(row[1]), str(row[2]), str(row[3]))
+    return None if row is None else JobBrief(str(row[0]), str(row[1]), str(row[2]), str(row[3]))
 
 
 def wave_counts(session: orm.Session, rollout_id: int, wave: int) -> dict[str, int]:
@@ -150,6 +181,16 @@ def pending(session: orm.Session, rollout_id: int, wave: int, limit: int) -> lis
             .limit(limit)
         )
     )
+
+
+def next_deadline(session: orm.Session, rollout_id: int) -> dt.datetime | None:
+    """The earliest deadline of the rollout's in-flight jobs, or None when none is in flight."""
+    deadline: dt.datetime | None = session.scalar(
+        sa.select(sa.func.min(Job.deadline)).where(
+            Job.rollout_id == rollout_id, Job.state.in_(states.IN_FLIGHT)
+        )
+    )
+    return deadline
 
 
 def overdue(session: orm.Session, rollout_id: int, now: dt.datetime) -> list[Job]:

@@ -87,8 +87,42 @@ def get(session: orm.Session, uuid: str, *, lock: bool = False) -> models.Rollou
     return rollout
 
 
+def lock(session: orm.Session, uuid: str) -> models.Rollout | None:
+    """The rollout with ``uuid``, locked until the transaction ends, or None.
+
+    It writes first (a generation bump): on SQLite that takes the database's write lock for
+    the transaction, on PostgreSQL and MySQL the row's; either way one engine pass at a time
+    per rollout.
+    """
+    result = session.execute(
+        sa.update(models.Rollout)
+        .where(models.Rollout.uuid == uuid)
+        .values(generation=models.Rollout.generation + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    return get(session, uuid, lock=True)
+
+
+def by_id(session: orm.Session, rollout_id: int) -> models.Rollout | None:
+    """The rollout with the primary key ``rollout_id`` (a job's ``rollout_id``), or None."""
+    return session.scalar(sa.select(models.Rollout).where(models.Rollout.id == rollout_id))
+
+
+def unfinished(session: orm.Session) -> list[str]:
+    """Uuids of the rollouts that still need driving, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(models.Rollout.uuid)
+            .where(models.Rollout.state.in_(states.UNFINISHED))
+            .order_by(models.Rollout.id)
+        )
+    )
+
+
 def find(session: orm.Session, uuid: str) -> models.Rollout | None:
-    """The rollout with ``uuid``, or None (for the engine, to which a gone rollout is news)."""
+    """The rollout with ``uuid``, or None (the engine's watchdog skips a rollout gone since)."""
     return session.scalar(sa.select(models.Rollout).where(models.Rollout.uuid == uuid))
 
 
