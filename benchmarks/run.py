@@ -431,10 +431,11 @@ def rollout(system: lite.Lite, plan: workloads.Plan, total: int) -> dict[str, An
             stack.enter_context(_profiler(agents, PROFILE_DIR / "agents-rollout.speedscope.json"))
             api = system.api_worker_pids()[0]
             stack.enter_context(_profiler(api, PROFILE_DIR / "api-rollout.speedscope.json"))
-        return _rollout(system, image, pid, total)
+        return measure_rollout(system, image, pid, total)
 
 
-def _rollout(system: lite.Lite, image: str, pid: int, total: int) -> dict[str, Any]:
+def measure_rollout(system: lite.Lite, image: str, pid: int, total: int) -> dict[str, Any]:
+    """The rollout of every H100 of the fleet to ``image``: wall time, CPU, messages."""
     msgs0 = counted.read(str(system.msg_count_file))
     # Where else the CPU goes: the agents' processes, the API's workers, the broker.
     others = {
