@@ -14,9 +14,11 @@ from cyborg_lite.api.openapi.common import (
     page_properties,
     query,
     ref,
+    request_schema,
     uuid_path,
 )
 from cyborg_lite.api.policies import arqs as rules
+from cyborg_lite.api.schemas import arqs as request
 
 _TAG = "accelerator_requests"
 _GATE = (
@@ -90,48 +92,8 @@ SCHEMAS: dict[str, Any] = {
         "required": ["arqs"],
         "additionalProperties": False,
     },
-    "AcceleratorRequestCreate": {
-        "type": "object",
-        "description": "Other keys are ignored.",
-        "properties": {"device_profile_name": {"type": "string"}},
-        "required": ["device_profile_name"],
-    },
-    "AcceleratorRequestPatch": {
-        "type": "object",
-        "description": "ARQ uuid -> JSON-patch ops, all `add` (bind) or all `remove` (unbind).",
-        "minProperties": 1,
-        "additionalProperties": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "op": {"type": "string", "enum": ["add", "remove"]},
-                    "path": {
-                        "type": "string",
-                        "enum": ["/hostname", "/device_rp_uuid", "/instance_uuid", "/project_id"],
-                    },
-                    "value": {"type": "string", "description": "Required for `add`."},
-                },
-                "required": ["op", "path"],
-            },
-        },
-        "example": {
-            "a1b2c3d4-0000-4000-8000-000000000001": [
-                {"op": "add", "path": "/hostname", "value": "compute1.example.org"},
-                {
-                    "op": "add",
-                    "path": "/device_rp_uuid",
-                    "value": "3f1e0000-0000-4000-8000-000000000002",
-                },
-                {
-                    "op": "add",
-                    "path": "/instance_uuid",
-                    "value": "9d8c0000-0000-4000-8000-000000000003",
-                },
-            ]
-        },
-    },
+    "AcceleratorRequestCreate": request_schema(request.CREATE),
+    "AcceleratorRequestPatch": request_schema(request.PATCH),
 }
 
 

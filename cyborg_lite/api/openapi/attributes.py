@@ -14,30 +14,13 @@ from cyborg_lite.api.openapi.common import (
     page_properties,
     query,
     ref,
+    request_schema,
     uuid_path,
 )
 from cyborg_lite.api.policies import attributes as rules
+from cyborg_lite.api.schemas import attributes as request
 
-_NEW: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "deployable_id": {
-            "description": (
-                "The deployable's internal id (an integer, or a decimal string of one, as "
-                "python-cyborgclient sends it), or its uuid (as openstackclient sends it)."
-            ),
-            "oneOf": [
-                {"type": "integer", "minimum": 1},
-                {"type": "string", "format": "uuid"},
-                {"type": "string", "pattern": "^[1-9][0-9]{0,9}$"},
-            ],
-        },
-        "key": {"type": "string", "minLength": 1, "maxLength": 255},
-        "value": {"type": "string", "maxLength": 255},
-    },
-    "required": ["deployable_id", "key", "value"],
-    "additionalProperties": False,
-}
+_NEW = request_schema(request.CREATE)
 
 SCHEMAS: dict[str, Any] = {
     "Attribute": {
@@ -60,14 +43,15 @@ SCHEMAS: dict[str, Any] = {
         "required": ["attributes"],
         "additionalProperties": False,
     },
+    # The resource unwraps first, then validates the attribute itself.
     "AttributeCreate": {
         "description": "The new attribute, bare or wrapped as openstacksdk sends it.",
         "oneOf": [
             _NEW,
             {
                 "type": "object",
-                "properties": {"attribute": _NEW},
-                "required": ["attribute"],
+                "properties": {request.WRAPPER_KEY: _NEW},
+                "required": [request.WRAPPER_KEY],
                 "additionalProperties": False,
             },
         ],

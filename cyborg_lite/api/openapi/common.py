@@ -1,5 +1,7 @@
-"""Shared OpenAPI pieces: the ``Error`` envelope and ``Link`` schemas, and reusable
-parameters and responses that the per-noun modules build their operations from.
+"""Shared OpenAPI pieces: the ``Error`` envelope and ``Link`` schemas, reusable parameters and
+responses that the per-noun modules build their operations from, and ``request_schema``, which
+turns a request schema of ``api/schemas/`` into the document's dialect (request bodies are
+never described twice).
 
 The assembler only collects ``PATHS`` and ``SCHEMAS``, so shared parameters and responses are
 Python values embedded where used rather than ``#/components/parameters`` entries; schemas are
@@ -8,6 +10,7 @@ shared by ``$ref`` (``ref("Error")``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 PATHS: dict[str, Any] = {}
@@ -56,6 +59,64 @@ SCHEMAS: dict[str, Any] = {
         "description": "ISO 8601 with a UTC offset, e.g. 2026-11-22T14:26:28.169277+00:00.",
     },
 }
+
+
+# JSON Schema keywords that OpenAPI 3.0's schema object has no word for (or, for the
+# exclusive bounds, a word meaning something else): a request schema using one must be
+# documented some other way, so converting it fails loudly.
+_NO_OPENAPI_WORD = frozenset(
+    {
+        "$ref",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "$defs",
+        "prefixItems",
+        "contains",
+        "if",
+        "then",
+        "else",
+        "dependentRequired",
+        "dependentSchemas",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "patternProperties",
+        "propertyNames",
+    }
+)
+_SUBSCHEMA = frozenset({"items", "not", "additionalProperties"})
+_SUBSCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf"})
+
+
+def request_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A request schema of ``api/schemas/`` (JSON Schema 2020-12, what validation applies) in
+    OpenAPI 3.0's dialect, so the document describes the very dict that validates the body:
+    ``type: [T, "null"]`` becomes ``type: T, nullable: true``, ``const`` a one-value ``enum``,
+    ``examples`` the first ``example``. Patterns keep their text: validation reads ``$`` as
+    the end of the string, as ECMA-262 does."""
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _NO_OPENAPI_WORD:
+            raise ValueError(f"OpenAPI 3.0 cannot say {key!r} as JSON Schema 2020-12 means it")
+        if key == "type" and isinstance(value, list):
+            types = [t for t in value if t != "null"]
+            if len(types) != 1:
+                raise ValueError(f"OpenAPI 3.0 has one type per schema, not {value!r}")
+            out["type"] = types[0]
+            if "null" in value:
+                out["nullable"] = True
+        elif key == "const":
+            out["enum"] = [value]
+        elif key == "examples":
+            out["example"] = value[0]
+        elif key == "properties":
+            out[key] = {name: request_schema(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMA and isinstance(value, Mapping):
+            out[key] = request_schema(value)
+        elif key in _SUBSCHEMA_LISTS:
+            out[key] = [request_schema(sub) for sub in value]
+        else:
+            out[key] = value
+    return out
 
 
 def ref(name: str) -> dict[str, str]:

@@ -12,9 +12,11 @@ from cyborg_lite.api.openapi.common import (
     operation,
     page_properties,
     ref,
+    request_schema,
     uuid_path,
 )
 from cyborg_lite.api.policies import deployables as rules
+from cyborg_lite.api.schemas import deployables as request
 
 _NULLABLE_INT = {"type": "integer", "nullable": True}
 _NULLABLE_S = {"type": "string", "nullable": True}
@@ -86,36 +88,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["deployables"],
         "additionalProperties": False,
     },
-    "ProgramPatch": {
-        "type": "array",
-        "description": "A JSON patch on `/program`; only the first operation's first image is "
-        "used.",
-        "minItems": 1,
-        "items": {
-            "type": "object",
-            "properties": {
-                "op": {"type": "string", "enum": ["add", "replace", "remove"]},
-                "path": {"type": "string", "enum": ["/program"]},
-                "value": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "properties": {"image_uuid": {"type": "string", "format": "uuid"}},
-                        "required": ["image_uuid"],
-                    },
-                },
-            },
-            "required": ["op", "path", "value"],
-        },
-        "example": [
-            {
-                "path": "/program",
-                "op": "replace",
-                "value": [{"image_uuid": "9f3a2c1e-7b4d-4e8a-9c0f-2d1b3a4c5e6f"}],
-            }
-        ],
-    },
+    "ProgramPatch": request_schema(request.PROGRAM),
 }
 
 _ITEM = [uuid_path(description="The deployable's uuid.")]

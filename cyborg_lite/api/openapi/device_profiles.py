@@ -14,9 +14,10 @@ from cyborg_lite.api.openapi.common import (
     page_properties,
     query,
     ref,
+    request_schema,
 )
 from cyborg_lite.api.policies import device_profiles as rules
-from cyborg_lite.api.schemas import device_profiles as request_schema
+from cyborg_lite.api.schemas import device_profiles as request
 
 _TAG = "device_profiles"
 
@@ -29,15 +30,8 @@ _VALUE_PATH = {
     "schema": {"type": "string"},
 }
 
-_GROUP = {
-    "type": "object",
-    "description": "One request group. Keys: `resources:<RC>` (a standard class or "
-    "`CUSTOM_*`; value: a positive integer string), `trait:CUSTOM_<NAME>` (`required` or "
-    "`forbidden`), `accel:<key>` (any string). Whitespace in resource class and trait names is "
-    "removed.",
-    "additionalProperties": {"type": "string"},
-    "example": {"resources:FPGA": "1", "trait:CUSTOM_FPGA_INTEL": "required"},
-}
+# A profile shows its groups as they were posted (normalized).
+_GROUP = request_schema(request.GROUP)
 
 SCHEMAS: dict[str, Any] = {
     "DeviceProfile": {
@@ -70,31 +64,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["device_profile"],
         "additionalProperties": False,
     },
-    "DeviceProfileCreate": {
-        "type": "array",
-        "description": "A list holding exactly one profile (as the CLI sends it).",
-        "minItems": 1,
-        "maxItems": 1,
-        "items": {
-            "type": "object",
-            "properties": {
-                "name": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": request_schema.NAME_MAX,
-                    "pattern": request_schema.NAME_PATTERN,
-                },
-                "description": {"type": "string", "nullable": True},
-                "uuid": {
-                    "type": "string",
-                    "format": "uuid",
-                    "description": "Optional; a uuid already taken is a 409.",
-                },
-                "groups": {"type": "array", "minItems": 1, "items": _GROUP},
-            },
-            "required": ["name", "groups"],
-        },
-    },
+    "DeviceProfileCreate": request_schema(request.CREATE),
 }
 
 PATHS: dict[str, Any] = {

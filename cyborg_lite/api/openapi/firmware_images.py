@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cyborg_lite.api.openapi.common import page_properties
+from cyborg_lite.api.openapi.common import page_properties, request_schema
+from cyborg_lite.api.schemas import firmware_images as request
 
 _ERR = {"$ref": "#/components/schemas/Error"}
 
@@ -120,28 +121,7 @@ PATHS: dict[str, Any] = {
 _NULLABLE_STR = {"type": "string", "nullable": True}
 
 SCHEMAS: dict[str, Any] = {
-    "FirmwareImageCreate": {
-        "type": "object",
-        "required": ["name", "vendor", "component", "version"],
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 255},
-            "vendor": {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]{4}$"},
-            "component": {"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
-            "version": {"type": "string", "maxLength": 64},
-            "device_ids": {"type": "array", "items": {"type": "string"}},
-            "models": {"type": "array", "items": {"type": "string"}},
-            "min_version": {"type": "string"},
-            "function_id": {"type": "string", "description": "Bitstreams: the function provided."},
-            "pr_interface_ids": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Bitstreams: the PR interface ids of the regions it fits.",
-            },
-            "compatibility": {"type": "object"},
-            "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
-            "signature": {"type": "string", "description": "Detached signature, base64."},
-        },
-    },
+    "FirmwareImageCreate": request_schema(request.CREATE),
     "FirmwareImage": {
         "type": "object",
         "required": ["uuid", "name", "vendor", "component", "version", "status"],

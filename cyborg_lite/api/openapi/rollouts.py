@@ -13,9 +13,11 @@ from cyborg_lite.api.openapi.common import (
     page_properties,
     query,
     ref,
+    request_schema,
     uuid_path,
 )
 from cyborg_lite.api.policies import rollouts as rules
+from cyborg_lite.api.schemas import rollouts as request
 from cyborg_lite.firmware import states
 
 _S = {"type": "string"}
@@ -23,51 +25,7 @@ _NS = {"type": "string", "nullable": True}
 _COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
 
 SCHEMAS: dict[str, Any] = {
-    "RolloutCreate": {
-        "type": "object",
-        "required": ["image_uuid", "selector"],
-        "properties": {
-            "image_uuid": {"type": "string", "format": "uuid"},
-            "selector": {
-                "type": "object",
-                "description": "At least one non-empty criterion; criteria are ANDed. An empty "
-                "selector is refused: it never means every device.",
-                "properties": {
-                    k: {"type": "array", "items": _S, "minItems": 1}
-                    for k in ("hosts", "device_uuids", "models", "current_versions")
-                },
-            },
-            "strategy": {
-                "type": "object",
-                "properties": {
-                    "canary": {"type": "integer", "minimum": 0},
-                    "waves": {
-                        "type": "array",
-                        "description": "Cumulative targets: counts or percentages like '10%'.",
-                        "items": {"oneOf": [{"type": "integer", "minimum": 1}, _S]},
-                    },
-                    "max_in_flight": {"type": "integer", "minimum": 1},
-                    "max_in_flight_per_host": {"type": "integer", "minimum": 1},
-                    "failure_budget": {
-                        "type": "object",
-                        "properties": {
-                            "count": {"type": "integer", "minimum": 0},
-                            "rate": {"type": "number", "minimum": 0, "maximum": 1},
-                        },
-                    },
-                    "bake_seconds": {"type": "integer", "minimum": 0},
-                    "window": {
-                        "type": "object",
-                        "nullable": True,
-                        "properties": {"start": _S, "end": _S, "timezone": _S},
-                    },
-                    "in_use": {"type": "string", "enum": ["wait", "skip", "force"]},
-                    "allow_reboot": {"type": "boolean"},
-                },
-            },
-            "dry_run": {"type": "boolean"},
-        },
-    },
+    "RolloutCreate": request_schema(request.CREATE),
     "RolloutPlan": {
         "type": "object",
         "required": ["dry_run", "total", "waves", "excluded"],
@@ -160,13 +118,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["jobs"],
         "properties": page_properties("jobs", "RolloutJob"),
     },
-    "RolloutAction": {
-        "type": "object",
-        "required": ["action"],
-        "properties": {
-            "action": {"type": "string", "enum": ["pause", "resume", "abort", "rollback"]}
-        },
-    },
+    "RolloutAction": request_schema(request.ACTION),
     "DeviceFirmware": {
         "type": "object",
         "required": ["device_uuid", "components", "history"],

@@ -9,6 +9,7 @@ from typing import Any
 # Only /program may be patched; Cyborg refuses internal paths such as /uuid or /name.
 PROGRAM: dict[str, Any] = {
     "type": "array",
+    "description": "A JSON patch on `/program`; only the first operation's first image is used.",
     "minItems": 1,
     "items": {
         "type": "object",
@@ -20,11 +21,22 @@ PROGRAM: dict[str, Any] = {
                 "minItems": 1,
                 "items": {
                     "type": "object",
-                    "properties": {"image_uuid": {"type": "string"}},
+                    # A malformed uuid is refused by the resource in Cyborg's words
+                    # (``format`` is an annotation, not checked here).
+                    "properties": {"image_uuid": {"type": "string", "format": "uuid"}},
                     "required": ["image_uuid"],
                 },
             },
         },
         "required": ["op", "path", "value"],
     },
+    "examples": [
+        [
+            {
+                "path": "/program",
+                "op": "replace",
+                "value": [{"image_uuid": "9f3a2c1e-7b4d-4e8a-9c0f-2d1b3a4c5e6f"}],
+            }
+        ]
+    ],
 }

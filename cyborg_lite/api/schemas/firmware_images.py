@@ -20,12 +20,14 @@ _COMPAT_PROPS: dict[str, Any] = {
     # accel:function_id matches it) and the PR interface ids of the regions it fits.
     "function_id": {
         "type": "string",
+        "description": "Bitstreams: the function provided.",
         "minLength": 1,
         "maxLength": 255,
         "pattern": "^[A-Za-z0-9._:-]+$",
     },
     "pr_interface_ids": {
         "type": "array",
+        "description": "Bitstreams: the PR interface ids of the regions it fits.",
         "items": {
             "type": "string",
             "minLength": 1,
@@ -51,7 +53,12 @@ CREATE: dict[str, Any] = {
         },
         **_COMPAT_PROPS,
         "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
-        "signature": {"type": "string", "minLength": 1, "maxLength": 16384},
+        "signature": {
+            "type": "string",
+            "description": "Detached signature, base64.",
+            "minLength": 1,
+            "maxLength": 16384,
+        },
     },
     "required": ["name", "vendor", "component", "version"],
     "additionalProperties": False,

@@ -81,7 +81,12 @@ STRATEGY: dict[str, Any] = {
     "in the rollout).",
     "properties": {
         "canary": _count(0),
-        "waves": {"type": "array", "minItems": 1, "items": WAVE},
+        "waves": {
+            "type": "array",
+            "description": "Cumulative targets, in order: counts or percentages like '10%'.",
+            "minItems": 1,
+            "items": WAVE,
+        },
         "max_in_flight": _count(1),
         "max_in_flight_per_host": _count(1),
         "failure_budget": {
