@@ -7,8 +7,8 @@ in SQL (binds refuse it from then on), drain it in Placement with no transaction
 another (or itself, restarted) that takes the rollout's lease once it expires and carries on:
 jobs caught between drain and dispatch are drained and dispatched again, which is safe because
 agents run a job uuid at most once. Job results from
-agents advance their rollout at once; a timer only covers what no message announces (the end
-of a bake, a window opening, a deadline, a lease to renew).
+agents (applied by ``rollout_results``) advance their rollout at once; a timer only covers what
+no message announces (the end of a bake, a window opening, a deadline, a lease to renew).
 
 The engine decides; its SQL is in ``db/rollouts.py`` (reading and locking rollouts) and
 ``db/rollout_jobs.py`` (job transitions, drains, counts, deadlines).
@@ -24,7 +24,7 @@ from typing import Any
 from oslo_log import log as logging
 from sqlalchemy import orm
 
-from cyborg_lite.conductor import rollout_io
+from cyborg_lite.conductor import rollout_io, rollout_results
 from cyborg_lite.conductor.rollout_io import Agents, NoScheduling, Scheduling, Settings, next_open
 from cyborg_lite.db import models
 from cyborg_lite.db import rollout_jobs as db_jobs
@@ -32,8 +32,6 @@ from cyborg_lite.db import rollouts as db_rollouts
 from cyborg_lite.db.engine import Database
 from cyborg_lite.firmware import states
 from cyborg_lite.firmware import strategy as strategy_mod
-from cyborg_lite.usecases import arqs as arq_cases
-from cyborg_lite.usecases import programs
 
 LOG = logging.getLogger(__name__)
 
@@ -111,45 +109,18 @@ class Engine:
         and late messages change nothing); then the rollout advances. Returns whether it was
         applied."""
         with self._db.transaction() as session:
-            job = db_jobs.brief(session, job_uuid)
-            if job is None:
-                LOG.warning("Update for unknown job %s ignored", job_uuid)
-                return False
-            old_state, device_uuid, component, rollout_uuid = job
-            if not states.can_move(old_state, state):
-                return False
-            values: dict[str, Any] = {}
-            if state in states.TERMINAL:
-                values.update(
-                    finished_at=self._clock(),
-                    version_after=version,
-                    error_code=error_code,
-                    error=message,
-                )
-            if not db_jobs.move(session, job_uuid, states.sources(state), state, **values):
-                return False
-            bound: dict[str, tuple[str, str]] = {}
-            if state in states.TERMINAL:
-                loaded = programs.finished(
-                    session,
-                    state,
-                    device_uuid=device_uuid,
-                    component=component,
-                    rollout_uuid=rollout_uuid,
-                )
-                if loaded is not None:
-                    bound = arq_cases.finish_waiting(
-                        session, job_uuid, loaded, error_code=error_code, message=message
-                    )
-                db_jobs.undrain(session, device_uuid, job_uuid)
-                if version and state in (states.SUCCEEDED, states.PENDING_ACTIVATION):
-                    db_jobs.set_component_version(
-                        session,
-                        device_uuid,
-                        component,
-                        version,
-                        pending=state == states.PENDING_ACTIVATION,
-                    )
+            done = rollout_results.record(
+                session,
+                job_uuid,
+                state,
+                clock=self._clock,
+                version=version,
+                error_code=error_code,
+                message=message,
+            )
+        if done is None:
+            return False
+        rollout_uuid, device_uuid = done.rollout_uuid, done.device_uuid
         self._emit(
             "firmware.job." + state,
             {
@@ -163,8 +134,8 @@ class Engine:
         if state not in states.TERMINAL:
             return True  # progress frees no slot and moves no wave: nothing to advance
         self._scheduling.restore(device_uuid)
-        if bound:
-            self._notify_bound(bound)
+        if done.bound:
+            self._notify_bound(done.bound)
         if rollout_uuid:
             if self.advance_later is not None:
                 self.advance_later(rollout_uuid)
