@@ -98,7 +98,14 @@ def test_the_scan_reads_every_kind_of_import():
     assert {i.target for i in _imports_of("p.q", "from . import e", is_package=True)} == {"p.q.e"}
 
 
-RULED = ("cyborg_lite.db", "cyborg_lite.drivers", "cyborg_lite.firmware", "cyborg_lite.inventory")
+RULED = (
+    "cyborg_lite.db",
+    "cyborg_lite.drivers",
+    "cyborg_lite.firmware",
+    "cyborg_lite.inventory",
+    "cyborg_lite.usage",
+    "cyborg_lite.usecases",
+)
 
 
 @pytest.mark.parametrize("layer", RULED)
@@ -138,29 +145,22 @@ def test_inventory_records_import_nothing_of_the_service():
     assert _offenders("cyborg_lite.inventory", ["cyborg_lite"], ["cyborg_lite.inventory"]) == []
 
 
-# firmware/ is domain, but firmware/rollouts.py still holds the rollout API's use cases, with
-# their SQL, until they move to the use-case layer. Only these may break the rule meanwhile.
-FIRMWARE_MODULES_USING_DB = {"cyborg_lite.firmware.rollouts"}
-
-
-def _firmware_db_imports() -> list[Import]:
-    return [
-        i
+def test_firmware_imports_no_db():
+    # firmware/ is pure domain code: its use cases live in usecases/ (rollouts, programs).
+    offenders = [
+        str(i)
         for i in IMPORTS
         if _within(i.module, "cyborg_lite.firmware") and _within(i.target, "cyborg_lite.db")
     ]
+    assert offenders == []
 
 
-def test_no_other_firmware_module_imports_db():
-    # The xfail below cannot tell a new violation from the known one: this can.
-    assert {i.module for i in _firmware_db_imports()} <= FIRMWARE_MODULES_USING_DB
+def test_usage_rules_import_nothing_of_the_service():
+    # usage/ is a domain package: the agent sums samples with it, the conductor judges idleness.
+    assert _offenders("cyborg_lite.usage", ["cyborg_lite"], ["cyborg_lite.usage"]) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cyborg_lite.firmware.rollouts (the rollout API's use cases) imports cyborg_lite.db; "
-    "once it has moved out of firmware/ this passes, and the marker and "
-    "FIRMWARE_MODULES_USING_DB go",
-)
-def test_firmware_imports_no_db():
-    assert [str(i) for i in _firmware_db_imports()] == []
+def test_use_cases_know_nothing_of_http_or_the_services_above_them():
+    # usecases/ is called by api/ and conductor/, and reaches the conductor through a port.
+    above = ("cyborg_lite.api", "cyborg_lite.conductor", "cyborg_lite.agent", "cyborg_lite.cli")
+    assert _offenders("cyborg_lite.usecases", above) == []
