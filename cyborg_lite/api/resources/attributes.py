@@ -10,23 +10,10 @@ from cyborg_lite.api import util, validation
 from cyborg_lite.api.policies import attributes as rules
 from cyborg_lite.api.schemas import attributes as schemas
 from cyborg_lite.api.services import Services
+from cyborg_lite.api.views import attributes as views
 from cyborg_lite.db import attributes as db_attributes
-from cyborg_lite.db import models
 
 LIST_PARAMS = ("deployable_id", "key", "limit", "marker")
-
-
-def serialize(attribute: models.Attribute, base: str) -> dict[str, Any]:
-    """An attribute as Cyborg shows it (``deployable_id`` is the internal integer)."""
-    return {
-        "uuid": attribute.uuid,
-        "deployable_id": attribute.deployable_id,
-        "key": attribute.key,
-        "value": attribute.value,
-        "links": util.self_link(base, "attributes", attribute.uuid),
-        "created_at": util.timestamp(attribute.created_at),
-        "updated_at": util.timestamp(attribute.updated_at),
-    }
 
 
 def unwrap(body: Any) -> Any:
@@ -69,7 +56,7 @@ class Attributes:
                 marker=page.marker,
             )
         base = util.base_url(req, self._s.conf)
-        items = [serialize(a, base) for a in found]
+        items = [views.serialize(a, base) for a in found]
         last = found[-1].uuid if found else None
         util.paged_body(req, resp, self._s.conf, "attributes", items, page, last)
 
@@ -80,14 +67,16 @@ class Attributes:
         ref = deployable_ref(body["deployable_id"])
         with self._s.db.transaction() as session:
             created = db_attributes.create_attribute(session, ref, body["key"], body["value"])
-        util.json_body(resp, serialize(created, util.base_url(req, self._s.conf)), falcon.HTTP_201)
+        util.json_body(
+            resp, views.serialize(created, util.base_url(req, self._s.conf)), falcon.HTTP_201
+        )
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Show one attribute."""
         self._s.enforcer.authorize(rules.GET_ONE, req.context.ctx)
         with self._s.db.transaction() as session:
             found = db_attributes.get_attribute(session, validation.uuid(uuid))
-        util.json_body(resp, serialize(found, util.base_url(req, self._s.conf)))
+        util.json_body(resp, views.serialize(found, util.base_url(req, self._s.conf)))
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         """Delete one attribute; 204, empty."""

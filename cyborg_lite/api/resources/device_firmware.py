@@ -7,7 +7,7 @@ import falcon
 from cyborg_lite.api import microversion, util, validation
 from cyborg_lite.api.policies import rollouts as rules
 from cyborg_lite.api.services import Services
-from cyborg_lite.api.views import rollouts as views
+from cyborg_lite.api.views import device_firmware as views
 from cyborg_lite.db import device_firmware
 from cyborg_lite.db import devices as db_devices
 from cyborg_lite.db import rollouts as db_rollouts
@@ -29,29 +29,4 @@ class DeviceFirmware:
             device = db_devices.get_device(session, validation.uuid(uuid))
             parts = device_firmware.components(session, device.id)
             history = db_rollouts.device_history(session, device.uuid)
-        util.json_body(
-            resp,
-            {
-                "device_uuid": device.uuid,
-                "hostname": device.hostname,
-                "components": [
-                    {
-                        "component": c.component,
-                        "version": c.version,
-                        "updatable": c.updatable,
-                        "activation": c.activation,
-                        "pending_version": c.pending_version,
-                        "updated_at": util.timestamp(c.updated_at or c.created_at),
-                    }
-                    for c in parts
-                ],
-                "history": [
-                    {
-                        **views.job_body(job, rollout.uuid),
-                        "image_uuid": rollout.image_uuid,
-                        "target_version": rollout.target_version,
-                    }
-                    for job, rollout in history
-                ],
-            },
-        )
+        util.json_body(resp, views.serialize(device, parts, history))

@@ -17,6 +17,7 @@ from cyborg_lite.api import microversion, util, validation
 from cyborg_lite.api.policies import device_profiles as rules
 from cyborg_lite.api.schemas import device_profiles as schema
 from cyborg_lite.api.services import Services
+from cyborg_lite.api.views import device_profiles as views
 from cyborg_lite.db import device_profiles as db_profiles
 from cyborg_lite.db import models
 
@@ -116,19 +117,6 @@ def parse_create(data: Any) -> dict[str, Any]:
     return fields
 
 
-def serialize(profile: models.DeviceProfile | Any, base: str) -> dict[str, Any]:
-    """A device profile (an object, or a row of ``list_profiles``) as Cyborg shows it."""
-    return {
-        "uuid": profile.uuid,
-        "name": profile.name,
-        "description": profile.description,
-        "groups": db_profiles.parsed_groups(profile.groups),
-        "links": util.self_link(base, "device_profiles", profile.uuid),
-        "created_at": util.timestamp(profile.created_at),
-        "updated_at": util.timestamp(profile.updated_at),
-    }
-
-
 def lookup(session: orm.Session, value: str, version: tuple[int, int]) -> models.DeviceProfile:
     """The profile named by a path segment: a uuid, or a name from microversion 2.2."""
     if validation.is_uuid(value):
@@ -166,7 +154,7 @@ class DeviceProfiles:
         with self._s.db.transaction() as session:
             found = db_profiles.list_profiles(session, names, limit=page.limit, marker=page.marker)
         base = util.base_url(req, self._s.conf)
-        items = [serialize(p, base) for p in found]
+        items = [views.serialize(p, base) for p in found]
         last = found[-1].uuid if found else None
         util.paged_body(req, resp, self._s.conf, "device_profiles", items, page, last)
 
@@ -176,7 +164,7 @@ class DeviceProfiles:
         self._s.enforcer.authorize(rules.GET_ONE, ctx)
         with self._s.db.transaction() as session:
             profile = lookup(session, value, ctx.microversion)
-        body = {"device_profile": serialize(profile, util.base_url(req, self._s.conf))}
+        body = {"device_profile": views.serialize(profile, util.base_url(req, self._s.conf))}
         util.json_body(resp, body)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -185,7 +173,7 @@ class DeviceProfiles:
         fields = parse_create(validation.read_json(req, self._s.max_body))
         with self._s.db.transaction() as session:
             profile = db_profiles.create_profile(session, **fields)
-        body = serialize(profile, util.base_url(req, self._s.conf))
+        body = views.serialize(profile, util.base_url(req, self._s.conf))
         util.json_body(resp, body, falcon.HTTP_201)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import falcon
 
 from cyborg_lite import exception
 from cyborg_lite.api import microversion, util, validation
 from cyborg_lite.api.policies import hosts as rules
 from cyborg_lite.api.services import Services
+from cyborg_lite.api.views import hosts as views
 from cyborg_lite.db import hosts as db_hosts
-from cyborg_lite.db import models
 
 VERSION = (2, 4)
 LIST_PARAMS = (*db_hosts.FILTERS, "limit", "marker")
-
-
-def serialize(host: models.Host, counts: dict[str, Any], base: str) -> dict[str, Any]:
-    """A host as the API shows it."""
-    by_type = counts.get("by_type", {})
-    return {
-        "hostname": host.hostname,
-        "state": host.state,
-        "last_heartbeat": util.timestamp(host.last_heartbeat),
-        "agent_version": host.agent_version,
-        "device_count": sum(by_type.values()),
-        "device_counts": dict(sorted(by_type.items())),
-        "missing_device_count": counts.get("missing", 0),
-        "driver_errors": json.loads(host.driver_errors) if host.driver_errors else [],
-        "links": [{"href": f"{base}/v2/hosts/{host.hostname}", "rel": "self"}],
-        "created_at": util.timestamp(host.created_at),
-        "updated_at": util.timestamp(host.updated_at),
-    }
 
 
 def _paging(params: dict[str, str], max_limit: int) -> util.Paging:
@@ -63,7 +42,7 @@ class Hosts:
             found = db_hosts.list_hosts(session, params, limit=page.limit, marker=page.marker)
             counts = db_hosts.device_counts(session, [h.hostname for h in found])
         base = util.base_url(req, self._s.conf)
-        items = [serialize(h, counts[h.hostname], base) for h in found]
+        items = [views.serialize(h, counts[h.hostname], base) for h in found]
         last = found[-1].hostname if found else None
         util.paged_body(req, resp, self._s.conf, "hosts", items, page, last)
 
@@ -75,4 +54,6 @@ class Hosts:
         with self._s.db.transaction() as session:
             host = db_hosts.get_host(session, hostname)
             counts = db_hosts.device_counts(session, [hostname])
-        util.json_body(resp, serialize(host, counts[hostname], util.base_url(req, self._s.conf)))
+        util.json_body(
+            resp, views.serialize(host, counts[hostname], util.base_url(req, self._s.conf))
+        )
