@@ -5,19 +5,35 @@ Ladder: NVML (nvidia-ml-py) first; if its library or kernel module is missing, `
 GPU bound to vfio-pci (invisible to NVML) is still reported. Deployables, in order of precedence:
 mdev vGPU types (``VGPU``), enabled SR-IOV VFs (``VGPU``), MIG instances when MIG is on (``VGPU``,
 attach type ``MIG``), else the whole GPU (``PGPU``). MIG is only read, never changed.
+
+Usage (``sample``): NVML, else ``nvidia-smi``'s CSV queries (``nvidia_usage``), one sample per GPU
+and one per MIG instance deployable; nothing is sampled from procfs or sysfs.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any, ClassVar, Unpack
 
 import pynvml
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from cyborg_lite.drivers import base, common, hostdriver, pci
+from cyborg_lite.drivers import base, common, hostdriver, pci, usage
 from cyborg_lite.drivers.host import ToolError
 from cyborg_lite.drivers.nvidia_sources import GpuInfo, parse_smi_xml, read_nvml, read_proc
+from cyborg_lite.drivers.nvidia_usage import (
+    CSV_FORMAT,
+    QUERY_APPS,
+    QUERY_GPU,
+    GpuUsage,
+    MigKey,
+    parse_mig_usage,
+    parse_query_apps,
+    parse_query_gpu,
+    read_nvml_usage,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -76,6 +92,64 @@ class NvidiaDriver(hostdriver.HostDriver):
             self._device(address, gpus.get(address), info.get(address))
             for address in sorted(set(gpus) | set(info))
         ]
+
+    # --- usage ----------------------------------------------------------------------------
+
+    def sample(
+        self, devices: Sequence[base.Device], *, allocated: frozenset[str] = frozenset()
+    ) -> list[base.Sample]:
+        """Each GPU's reading, then one per MIG instance (``nvidia_usage`` has the sources)."""
+        errors: list[str] = []
+        found = self._usage(devices, errors)
+        self.errors = errors
+        for message in errors:
+            LOG.info("nvidia: usage source skipped: %s", message)
+        samples = []
+        for device in devices:
+            gpu = found.get(device.pci_address or "")
+            samples.append(usage.sample(device.stable_id, gpu.figures if gpu else None))
+            for name, key in _mig_deployables(device):
+                mig = gpu.mig.get(key) if gpu else None
+                samples.append(usage.sample(device.stable_id, mig, name))
+        return samples
+
+    def _usage(self, devices: Sequence[base.Device], errors: list[str]) -> dict[str, GpuUsage]:
+        opts = self.conf.nvidia
+        if opts.use_nvml:
+            try:
+                return read_nvml_usage(self.nvml)
+            except pynvml.NVMLError as err:
+                errors.append(f"nvml: {type(err).__name__}: {err}")
+        smi, timeout = opts.nvidia_smi, opts.command_timeout
+        try:
+            text = self.runner.run(
+                [smi, f"--query-gpu={','.join(QUERY_GPU)}", CSV_FORMAT], timeout=timeout
+            ).stdout
+            rows = parse_query_gpu(text)
+        except ToolError as err:
+            errors.append(str(err))
+            return {}
+        procs: dict[str, int] | None = None
+        try:
+            apps = [smi, f"--query-compute-apps={','.join(QUERY_APPS)}", CSV_FORMAT]
+            procs = parse_query_apps(self.runner.run(apps, timeout=timeout).stdout)
+        except ToolError as err:
+            errors.append(str(err))
+        migs: dict[str, dict[MigKey, usage.Figures]] = {}
+        if any(_mig_deployables(d) for d in devices):
+            # The CSV has no MIG rows; one full query has every instance's memory and processes.
+            try:
+                migs = parse_mig_usage(self.runner.run([smi, "-q", "-x"], timeout=timeout).stdout)
+            except ToolError as err:
+                errors.append(str(err))
+        found = {}
+        for address, (uuid, figures) in rows.items():
+            # A GPU absent from the process list runs none; unknown only if the list failed.
+            count = procs.get(uuid, 0) if procs is not None and uuid else None
+            found[address] = GpuUsage(
+                dataclasses.replace(figures, processes=count), migs.get(address, {})
+            )
+        return found
 
     def _device(self, address: str, dev: pci.PciDevice | None, gpu: GpuInfo | None) -> base.Device:
         product = (dev.device_id if dev else None) or (gpu.device_id if gpu else None) or "0000"
@@ -217,3 +291,14 @@ class NvidiaDriver(hostdriver.HostDriver):
         return hostdriver.FlashCommand(
             self.conf.nvidia.flash_command, "[nvidia] flash_command", activation="reset"
         )
+
+
+def _mig_deployables(device: base.Device) -> list[tuple[str, MigKey]]:
+    """(deployable name, (GPU instance id, compute instance id)) of each MIG deployable."""
+    found = []
+    for dep in device.deployables:
+        for handle in dep.attach_handles:
+            gi, ci = handle.extra.get("gpu_instance_id"), handle.extra.get("compute_instance_id")
+            if handle.attach_type == "MIG" and gi and ci and gi.isdigit() and ci.isdigit():
+                found.append((dep.name, (int(gi), int(ci))))
+    return found

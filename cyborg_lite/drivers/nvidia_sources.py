@@ -174,8 +174,8 @@ def _mig_mode(value: str | None) -> bool | None:
     return None if value is None else value.lower() == "enabled"
 
 
-def parse_smi_xml(text: str) -> dict[str, GpuInfo]:
-    """GPUs from ``nvidia-smi -q -x``; ``ToolOutputError`` when it is not that document."""
+def smi_root(text: str) -> ET.Element:
+    """The ``<nvidia_smi_log>`` of ``nvidia-smi -q -x``; ``ToolOutputError`` when it is not one."""
     # The output comes from a local tool, but entity definitions are never needed: refuse them
     # rather than let expat expand anything.
     if "<!ENTITY" in text:
@@ -186,6 +186,12 @@ def parse_smi_xml(text: str) -> dict[str, GpuInfo]:
         raise ToolOutputError("nvidia-smi", f"unparseable XML: {err}") from err
     if root.tag != "nvidia_smi_log":
         raise ToolOutputError("nvidia-smi", f"unexpected root element <{root.tag}>")
+    return root
+
+
+def parse_smi_xml(text: str) -> dict[str, GpuInfo]:
+    """GPUs from ``nvidia-smi -q -x``; ``ToolOutputError`` when it is not that document."""
+    root = smi_root(text)
     driver = _find(root, "driver_version")
     found: dict[str, GpuInfo] = {}
     for gpu in root.findall("gpu"):

@@ -97,7 +97,29 @@ class FakeNvml:
         return self._field("nvmlDeviceGetBoardPartNumber", h, "part_number")
 
     def nvmlDeviceGetMemoryInfo(self, h: Handle) -> Any:
-        return SimpleNamespace(total=self._field("nvmlDeviceGetMemoryInfo", h, "memory"))
+        total = self._field("nvmlDeviceGetMemoryInfo", h, "memory")
+        gpu = self.gpus[h.index]
+        row = gpu["mig_devices"][h.mig] if h.mig is not None else gpu
+        return SimpleNamespace(total=total, used=row.get("memory_used", 0))
+
+    # Usage. A missing key is NotSupported, as utilization is for a MIG handle (and for the
+    # parent in MIG mode) on real hardware.
+
+    def nvmlDeviceGetUtilizationRates(self, h: Handle) -> Any:
+        return SimpleNamespace(
+            gpu=self._field("nvmlDeviceGetUtilizationRates", h, "util"), memory=0
+        )
+
+    def nvmlDeviceGetPowerUsage(self, h: Handle) -> int:
+        return self._field("nvmlDeviceGetPowerUsage", h, "power_mw")
+
+    def nvmlDeviceGetTemperature(self, h: Handle, sensor: int) -> int:
+        assert sensor == pynvml.NVML_TEMPERATURE_GPU
+        return self._field("nvmlDeviceGetTemperature", h, "temp")
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h: Handle) -> list[Any]:
+        pids = self._field("nvmlDeviceGetComputeRunningProcesses", h, "pids")
+        return [SimpleNamespace(pid=p, usedGpuMemory=None) for p in pids]
 
     def nvmlDeviceGetVbiosVersion(self, h: Handle) -> str:
         return self._field("nvmlDeviceGetVbiosVersion", h, "vbios")

@@ -7,7 +7,9 @@ interpreter) that calls ``main()`` here; the drivers' real ``CommandRunner`` run
 state file (path in ``FAKE_ACCEL_STATE``, guarded by ``fcntl.flock``): devices by address,
 active and pending firmware per component, sysfs files to rewrite on a live load, an in-use
 flag, and a failure plan per tool (``busy``, ``bad-image``, ``mid-flash``, ``hang``,
-``unchanged``, ``garbage``, ``rc:N``, ``failed-rc0``).
+``unchanged``, ``garbage``, ``rc:N``, ``failed-rc0``). Usage queries (``nvidia-smi --query-*``,
+``amd-smi metric``, ``fpgainfo power``/``temp``, ``xbutil examine``) render each device's
+``usage`` (``fake_usage``).
 
 Like the real tools, flashes of a VBIOS, FIM, BMC or base shell go to *pending* and print a
 reset/reboot banner while queries keep showing the old version; ``FakeTools.activate()`` plays
@@ -28,6 +30,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from tests.unit.drivers.fake_usage import mig_xml, run_usage
 
 STATE_ENV = "FAKE_ACCEL_STATE"
 REPO = Path(__file__).resolve().parents[3]
@@ -85,7 +89,8 @@ def _nvidia_xml(state: dict[str, Any]) -> str:
             f"</inforom_version><mig_mode><current_mig>Disabled</current_mig>"
             f"<pending_mig>Disabled</pending_mig></mig_mode>"
             f"<pci><pci_device_id>{i['pci_device_id']}</pci_device_id></pci>"
-            f"<fb_memory_usage><total>{i['memory_mib']} MiB</total></fb_memory_usage></gpu>"
+            f"<fb_memory_usage><total>{i['memory_mib']} MiB</total></fb_memory_usage>"
+            f"{mig_xml(dev)}</gpu>"
         )
     return (
         '<?xml version="1.0" ?>\n<nvidia_smi_log><driver_version>550.54.15</driver_version>'
@@ -238,6 +243,9 @@ def run_tool(tool: str, args: list[str], state: dict[str, Any], mode: str | None
     if mode and mode.startswith("rc:"):
         print(f"{tool}: failed because it couldn't communicate with the NVIDIA driver")
         return int(mode[3:])
+    usage = run_usage(tool, args, state)
+    if usage is not None:
+        return usage
     if tool == "nvidia-smi":
         if args != ["-q", "-x"]:
             print("Invalid combination of input arguments.")
