@@ -5,16 +5,20 @@ claimed (Cyborg's GPU driver missed them). The first source that works wins; amd
 what it left unknown. The whole GPU is a ``PGPU`` deployable; enabled SR-IOV VFs (MxGPU) are
 ``VGPU`` deployables instead. amd-smi and rocm-smi cannot flash; a configured vendor command
 (``[amd] flash_command``) writes the VBIOS/IFWI.
+
+Usage (``sample``): amdsmi, else one ``amd-smi metric`` (and ``amd-smi list``) for every GPU,
+with amdgpu sysfs filling what they left unknown (``amd_usage``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Unpack
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from cyborg_lite.drivers import base, common, hostdriver, pci
+from cyborg_lite.drivers import base, common, hostdriver, pci, usage
 from cyborg_lite.drivers.amd_sources import (
     AmdInfo,
     load_amdsmi,
@@ -23,6 +27,13 @@ from cyborg_lite.drivers.amd_sources import (
     parse_rocm_smi,
     read_amdsmi,
     read_sysfs,
+)
+from cyborg_lite.drivers.amd_usage import (
+    METRIC_ARGS,
+    parse_list,
+    parse_metric,
+    read_amdsmi_usage,
+    read_sysfs_usage,
 )
 from cyborg_lite.drivers.host import ToolError
 
@@ -107,6 +118,44 @@ class AmdDriver(hostdriver.HostDriver):
             merged = merge(found, sysfs) if found is not None else sysfs
             devices.append(self._device(address, dev, merged))
         return devices
+
+    def sample(
+        self, devices: Sequence[base.Device], *, allocated: frozenset[str] = frozenset()
+    ) -> list[base.Sample]:
+        """Each GPU's reading: the first source that works, sysfs filling its gaps."""
+        errors: list[str] = []
+        found = self._usage(errors) if devices else {}
+        self.errors = errors
+        for message in errors:
+            LOG.info("amd: usage source skipped: %s", message)
+        bus = pci.PciBus(self.reader)
+        samples = []
+        for device in devices:
+            address = device.pci_address or ""
+            dev = bus.get(address)
+            sysfs = read_sysfs_usage(self.reader, dev.sysfs_dir) if dev is not None else None
+            samples.append(usage.sample(device.stable_id, usage.fill(found.get(address), sysfs)))
+        return samples
+
+    def _usage(self, errors: list[str]) -> dict[str, usage.Figures]:
+        opts = self.conf.amd
+        if opts.use_amdsmi:
+            lib = self._amdsmi if self._amdsmi is not None else load_amdsmi()
+            if lib is None:
+                errors.append("amdsmi: cannot be imported (no ROCm library)")
+            else:
+                try:
+                    return read_amdsmi_usage(lib)
+                except Exception as err:  # the library's own exception family, or ctypes errors
+                    errors.append(f"amdsmi: {type(err).__name__}: {err}")
+        try:
+            timeout = opts.command_timeout
+            metric = self.runner.run([opts.amd_smi, *METRIC_ARGS], timeout=timeout).stdout
+            listing = self.runner.run([opts.amd_smi, "list", "--json"], timeout=timeout).stdout
+            return parse_metric(metric, parse_list(listing))
+        except ToolError as err:
+            errors.append(str(err))
+        return {}
 
     def _device(self, address: str, dev: pci.PciDevice | None, gpu: AmdInfo | None) -> base.Device:
         product = (dev.device_id if dev else None) or (gpu.device_id if gpu else None) or "0000"

@@ -31,10 +31,25 @@ class AmdSmiFwBlock(enum.Enum):
     AMDSMI_FW_ID_PLDM_BUNDLE = 4
 
 
+class AmdSmiTemperatureType(enum.IntEnum):
+    """The sensors, as the real enum names them."""
+
+    EDGE = 0
+    HOTSPOT = 1
+    VRAM = 2
+
+
+class AmdSmiTemperatureMetric(enum.IntEnum):
+    CURRENT = 0
+    MAX = 1
+
+
 class FakeAmdSmi:
     """Module-like stand-in for ``amdsmi``."""
 
     AmdSmiInitFlags = SimpleNamespace(INIT_AMD_GPUS=2)
+    AmdSmiTemperatureType = AmdSmiTemperatureType
+    AmdSmiTemperatureMetric = AmdSmiTemperatureMetric
 
     def __init__(self, gpus: list[dict[str, Any]], *, init_error: int | None = None) -> None:
         self.gpus = gpus
@@ -77,3 +92,24 @@ class FakeAmdSmi:
 
     def amdsmi_get_fw_info(self, h: int) -> dict[str, Any]:
         return self._get(h, "fw")
+
+    # Usage: "activity", "power", "vram_usage" dicts, "temps" by sensor name, "processes".
+
+    def amdsmi_get_gpu_activity(self, h: int) -> dict[str, Any]:
+        return self._get(h, "activity")
+
+    def amdsmi_get_power_info(self, h: int) -> dict[str, Any]:
+        return self._get(h, "power")
+
+    def amdsmi_get_gpu_vram_usage(self, h: int) -> dict[str, Any]:
+        return self._get(h, "vram_usage")
+
+    def amdsmi_get_temp_metric(self, h: int, sensor: Any, metric: Any) -> int:
+        assert metric is AmdSmiTemperatureMetric.CURRENT
+        value = self._get(h, "temps").get(sensor.name)
+        if value is None:
+            raise AmdSmiLibraryException(NOT_SUPPORTED)
+        return value
+
+    def amdsmi_get_gpu_process_list(self, h: int) -> list[Any]:
+        return self._get(h, "processes")
