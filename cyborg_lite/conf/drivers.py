@@ -148,6 +148,13 @@ FPGA_XILINX_OPTS = [
         help="The XRT xbmgmt executable (name on PATH or absolute path). "
         "Example: /opt/xilinx/xrt/bin/xbmgmt.",
     ),
+    cfg.StrOpt(
+        "xbutil",
+        default="xbutil",
+        help="The XRT xbutil executable (name on PATH or absolute path), used to read a "
+        "card's power and temperature when its hwmon does not give them. "
+        "Example: /opt/xilinx/xrt/bin/xbutil.",
+    ),
     cfg.ListOpt(
         "base_flash_command",
         default=["xbmgmt", "program", "--device", "{address}", "--base", "--image", "{image}"],

@@ -12,16 +12,22 @@ lacks. Three firmware components:
 Each card is one ``FPGA`` deployable (one per VF when SR-IOV is enabled, a port per VF). A card
 named in ``[fpga_intel] physical_networks`` serves Neutron ``accelerator-direct`` ports: its
 attach handles carry ``physical_network``, which Nova reads from the port's ARQ.
+
+Usage (``sample``): power and temperature from the DFL hwmon devices below the card, else from
+one ``fpgainfo power`` and one ``fpgainfo temp`` for every card; whether an AFU is loaded from
+the port's ``afu_id``. There is no utilization counter, and no tool says whether the AFU is in
+use: both stay unknown (``fpga_usage``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import ClassVar
 
 from oslo_log import log as logging
 
-from cyborg_lite.drivers import base, common, hostdriver, pci
+from cyborg_lite.drivers import base, common, hostdriver, pci, usage
 from cyborg_lite.drivers.fpga_intel_sources import (
     FpgaInfo,
     merge,
@@ -29,6 +35,7 @@ from cyborg_lite.drivers.fpga_intel_sources import (
     parse_fpgainfo,
     read_sysfs,
 )
+from cyborg_lite.drivers.fpga_usage import fpgainfo_figures, parse_fpgainfo_metrics, read_hwmon
 from cyborg_lite.drivers.host import ToolError
 
 LOG = logging.getLogger(__name__)
@@ -136,6 +143,48 @@ class IntelFpgaDriver(hostdriver.HostDriver):
             )
             for dev in cards
         ]
+
+    def sample(
+        self, devices: Sequence[base.Device], *, allocated: frozenset[str] = frozenset()
+    ) -> list[base.Sample]:
+        """Each card's power, temperature and whether an AFU is loaded; see the docstring."""
+        errors: list[str] = []
+        bus = pci.PciBus(self.reader)
+        found: dict[str, tuple[usage.Figures, bool]] = {}
+        for device in devices:
+            dev = bus.get(device.pci_address or "")
+            if dev is not None:
+                loaded = read_sysfs(self.reader, dev).afu_id is not None
+                found[dev.address] = (read_hwmon(self.reader, dev.sysfs_dir), loaded)
+        power = temp = {}
+        if any(f.power_watts is None for f, _ in found.values()):
+            power = self._metrics("power", errors)
+        if any(f.temperature_celsius is None for f, _ in found.values()):
+            temp = self._metrics("temp", errors)
+        self.errors = errors
+        for message in errors:
+            LOG.info("fpga_intel: usage source skipped: %s", message)
+        samples = []
+        for device in devices:
+            address = device.pci_address or ""
+            if address not in found:  # gone from the bus since discovery
+                samples.append(usage.sample(device.stable_id, None))
+                continue
+            figures, loaded = found[address]
+            tool = fpgainfo_figures(power.get(address), temp.get(address))
+            samples.append(
+                usage.sample(device.stable_id, usage.fill(figures, tool), function_loaded=loaded)
+            )
+        return samples
+
+    def _metrics(self, command: str, errors: list[str]) -> dict[str, dict[str, tuple[float, str]]]:
+        opts = self.conf.fpga_intel
+        try:
+            result = self.runner.run([opts.fpgainfo, command], timeout=opts.command_timeout)
+            return parse_fpgainfo_metrics(result.stdout)
+        except ToolError as err:
+            errors.append(str(err))
+            return {}
 
     @staticmethod
     def _merge(sysfs: FpgaInfo, tool: FpgaInfo | None) -> FpgaInfo:

@@ -8,6 +8,10 @@ function next to it is what an instance gets. Firmware components:
   a time (Xilinx AR 71915: multi-card flashes corrupted cards that XRT reported as fine).
 - ``fpga_sc``: the satellite controller firmware, read only here (flashed with the base).
 - ``bitstream``: the user xclbin, loaded by ``xbutil program``; ``live``.
+
+Usage (``sample``): power and temperature from the user function's hwmon, else from ``xbutil
+examine --report electrical thermal`` of that card (the tool reports one device per call);
+whether an xclbin is loaded from ``xclbinuuid``. No utilization, and no "in use" (``fpga_usage``).
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from typing import ClassVar
 
 from oslo_log import log as logging
 
-from cyborg_lite.drivers import base, common, hostdriver, pci
+from cyborg_lite.drivers import base, common, hostdriver, pci, usage
+from cyborg_lite.drivers.fpga_usage import parse_xbutil, read_hwmon
 from cyborg_lite.drivers.fpga_xilinx_sources import XrtInfo, merge, parse_xbmgmt, read_sysfs
 from cyborg_lite.drivers.host import ToolError
 
@@ -85,6 +91,45 @@ class XilinxFpgaDriver(hostdriver.HostDriver):
         for message in self.errors:
             LOG.info("fpga_xilinx: source skipped: %s", message)
         return devices
+
+    def sample(
+        self, devices: Sequence[base.Device], *, allocated: frozenset[str] = frozenset()
+    ) -> list[base.Sample]:
+        """Each card's power, temperature and whether an xclbin is loaded."""
+        errors: list[str] = []
+        bus = pci.PciBus(self.reader)
+        samples = []
+        for device in devices:
+            mgmt = bus.get(device.pci_address or "")
+            user = user_function(bus, mgmt) if mgmt is not None else None
+            if mgmt is None or user is None:
+                samples.append(usage.sample(device.stable_id, None))
+                continue
+            figures = read_hwmon(self.reader, user.sysfs_dir)
+            if figures.missing("power_watts", "temperature_celsius"):
+                figures = usage.fill(figures, self._xbutil(user.address, errors))
+            loaded = read_sysfs(self.reader, mgmt, user).xclbin_uuid is not None
+            samples.append(usage.sample(device.stable_id, figures, function_loaded=loaded))
+        self.errors = errors
+        for message in errors:
+            LOG.info("fpga_xilinx: usage source skipped: %s", message)
+        return samples
+
+    def _xbutil(self, user: str, errors: list[str]) -> usage.Figures | None:
+        opts = self.conf.fpga_xilinx
+        with tempfile.TemporaryDirectory(prefix="cyborg-lite-xbutil-") as tmp:
+            report = os.path.join(tmp, "usage.json")
+            argv = [opts.xbutil, "examine", "--device", user, "--report", "electrical"]
+            argv += ["thermal", "--format", "JSON", "--output", report]
+            try:
+                text = self.runner.run(argv, timeout=opts.command_timeout).stdout
+                if os.path.exists(report):
+                    with open(report, encoding="utf-8", errors="replace") as f:
+                        text = f.read()
+                return parse_xbutil(text).get(user)
+            except ToolError as err:
+                errors.append(str(err))
+                return None
 
     def _device(
         self, mgmt: pci.PciDevice, user: pci.PciDevice | None, info: XrtInfo

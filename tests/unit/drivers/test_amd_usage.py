@@ -46,8 +46,14 @@ def test_amdsmi_reading_with_sysfs_filling_what_it_does_not_say(conf, host):
         "processes": [{"pid": 1}, {"pid": 2}],
     }
     # A guest: activity unsupported; "N/A" power; only the edge sensor.
-    guest = {**V620_LIB, "activity": None, "power": {"current_socket_power": "N/A"},
-             "temps": {"EDGE": 33}, "vram_usage": None, "processes": []}  # fmt: skip
+    guest = {
+        **V620_LIB,
+        "activity": None,
+        "power": {"current_socket_power": "N/A"},
+        "temps": {"EDGE": 33},
+        "vram_usage": None,
+        "processes": [],
+    }
     lib = FakeAmdSmi([busy, guest])
     driver = amd.AmdDriver(conf, amdsmi=lib)
     assert driver.sample([MI300X_DEV, V620_DEV]) == [
@@ -61,17 +67,35 @@ def test_amdsmi_reading_with_sysfs_filling_what_it_does_not_say(conf, host):
 
 def _tools(tools):
     for addr, name in ((MI300X, "AMD Instinct MI300X"), (V620, "Radeon PRO V620")):
-        tools.add(addr, "amd", {"vbios": "x"}, name=name, device_id="0x74a1", part_number="p",
-                  serial="s", vram_mb=1)  # fmt: skip
-    tools.set(MI300X, usage={"gfx": 94, "watts": 612, "hotspot": 71, "edge": 50,
-                             "total_mb": 196592, "used_mb": 17153})  # fmt: skip
+        tools.add(
+            addr,
+            "amd",
+            {"vbios": "x"},
+            name=name,
+            device_id="0x74a1",
+            part_number="p",
+            serial="s",
+            vram_mb=1,
+        )
+    tools.set(
+        MI300X,
+        usage={
+            "gfx": 94,
+            "watts": 612,
+            "hotspot": 71,
+            "edge": 50,
+            "total_mb": 196592,
+            "used_mb": 17153,
+        },
+    )
 
 
 def test_amd_smi_metric_fallback_one_call_for_every_gpu(conf, host, tools):
     _host(host, hwmon=False)
     _tools(tools)
-    driver = amd.AmdDriver(conf, amdsmi=FakeAmdSmi([], init_error=DRIVER_NOT_LOADED),
-                           runner=tools.runner())  # fmt: skip
+    driver = amd.AmdDriver(
+        conf, amdsmi=FakeAmdSmi([], init_error=DRIVER_NOT_LOADED), runner=tools.runner()
+    )
     assert driver.sample([MI300X_DEV, V620_DEV]) == [
         base.Sample("mi300x", None, 94.0, 17153 * MB, 196592 * MB, 612.0, 71.0, None),
         # amd-smi knows nothing here but sysfs does; power and temperature stay unknown.

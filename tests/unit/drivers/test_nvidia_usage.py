@@ -24,8 +24,14 @@ A100_UUID = A100_NVML["uuid"]
 
 
 def _busy_h100() -> dict:
-    return {**H100_NVML, "util": 85, "memory_used": 40 * GIB, "power_mw": 512340, "temp": 61,
-            "pids": [4242, 4243]}  # fmt: skip
+    return {
+        **H100_NVML,
+        "util": 85,
+        "memory_used": 40 * GIB,
+        "power_mw": 512340,
+        "temp": 61,
+        "pids": [4242, 4243],
+    }
 
 
 def _mig_a100() -> dict:
@@ -33,8 +39,14 @@ def _mig_a100() -> dict:
     migs = [dict(m) if m else None for m in A100_NVML["mig_devices"]]
     migs[0].update(memory_used=11 * GIB, pids=[5150])
     migs[2].update(memory_used=13 * MIB, pids=[])
-    return {**A100_NVML, "mig_devices": migs, "memory_used": 12 * GIB, "power_mw": 95100,
-            "temp": 38, "pids": [5150]}  # fmt: skip
+    return {
+        **A100_NVML,
+        "mig_devices": migs,
+        "memory_used": 12 * GIB,
+        "power_mw": 95100,
+        "temp": 38,
+        "pids": [5150],
+    }
 
 
 def test_nvml_whole_gpu_and_mig_slices(conf, host):
