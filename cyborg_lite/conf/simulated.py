@@ -1,4 +1,5 @@
-"""Options of the [simulated] group: the simulated driver's fleet and its flash behaviour."""
+"""Options of the [simulated] group: the simulated driver's fleet, its flash behaviour and the
+usage its devices report."""
 
 from __future__ import annotations
 
@@ -35,6 +36,46 @@ OPTS = [
         "serve, reported as physical_network in their PCI attach handle, which Nova requires "
         "of an ARQ bound to a port of vnic type accelerator-direct. Empty: not reported. "
         "Other models are no NICs and never report one. Example: physnet2.",
+    ),
+    cfg.ListOpt(
+        "usage",
+        default=[],
+        help="The load each simulated model runs at, as MODEL:PERCENT items (0 to 100); a "
+        "model not listed is idle (0 %). Memory used, power and temperature scale with the "
+        "percent between the model's idle and full-load figures, and a device above 0 % runs "
+        "one compute process. FPGAs show a load only while a bitstream is loaded. An unknown "
+        "model or a percent outside 0-100 is reported as this driver's error. "
+        "Example: nvidia-h100:85,amd-mi300x:0,xilinx-u280:40.",
+    ),
+    cfg.ListOpt(
+        "usage_schedule",
+        default=[],
+        help="Weekly windows in which devices run at their usage figure, as 'DAYS HH:MM-HH:MM' "
+        "items: DAYS is a day (mon..sun) or a range (mon-fri, fri-mon); the end may be 24:00, "
+        "and an end before the start runs past midnight into the next day. Outside every "
+        "window devices are idle. Empty: always at their usage figure. A malformed item is "
+        "reported as this driver's error. Example: mon-fri 09:00-18:00,sat 10:00-14:00.",
+    ),
+    cfg.StrOpt(
+        "usage_timezone",
+        default="UTC",
+        help="The IANA time zone usage_schedule's times are in. Example: Europe/Berlin.",
+    ),
+    cfg.FloatOpt(
+        "bound_usage",
+        min=0.0,
+        max=100.0,
+        help="The load (percent) of a simulated device bound to an ARQ, in place of its "
+        "model's usage figure, so 'allocated but idle' (0) or 'busy only when bound' can be "
+        "shown on purpose; usage_schedule still applies. Unset: the same as usage. Example: 0.",
+    ),
+    cfg.FloatOpt(
+        "usage_jitter",
+        default=2.0,
+        min=0.0,
+        max=50.0,
+        help="Random variation (plus or minus this many percentage points) added to each "
+        "sampled load, kept within 0-100; an idle device (0 %) stays exactly 0. Example: 5.",
     ),
     cfg.StrOpt(
         "ledger_path",

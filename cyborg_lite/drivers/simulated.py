@@ -26,6 +26,9 @@ it from an ARQ bound to an ``accelerator-direct`` port.
 Image files may start with a line ``CYBORG-LITE-SIMULATED-FIRMWARE component=C version=V``
 (bitstreams may add ``function_id=F``) naming what they contain; any other file flashes as its
 catalog version, else as ``sim-<first 12 hex of sha256>``.
+
+``sample()`` reports usage from configuration (``[simulated] usage``, ``usage_schedule``,
+``bound_usage``, ``usage_jitter``; see ``simulated_usage``), on the injected clock.
 """
 
 from __future__ import annotations
@@ -39,13 +42,13 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import orjson
 from oslo_config import cfg
 
-from cyborg_lite.drivers import base, common
+from cyborg_lite.drivers import base, common, simulated_usage
 from cyborg_lite.drivers.simulated_models import (
     CATALOG,
     FUNCTION_TRAIT,
@@ -78,12 +81,14 @@ class SimulatedDriver(base.Driver):
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         now: Callable[[], dt.datetime] = _utcnow,
+        usage_rng: random.Random | None = None,
     ) -> None:
         super().__init__(conf)
         self.host = str(conf.host)
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - failure injection, not security
         self._now = now
+        self._usage_rng = usage_rng or random.Random()  # noqa: S311 - load jitter
         self._lock = threading.Lock()
         self._state: dict[str, dict[str, dict[str, Any]]] | None = None
         self._saved = b""  # the state file's content as last written
@@ -183,6 +188,25 @@ class SimulatedDriver(base.Driver):
             ),
             firmware=tuple(firmware),
         )
+
+    # --- usage ----------------------------------------------------------------------------
+
+    def sample(
+        self, devices: Sequence[base.Device], *, allocated: frozenset[str] = frozenset()
+    ) -> list[base.Sample]:
+        """Each device's figures from ``[simulated] usage`` (see ``simulated_usage``)."""
+        model = simulated_usage.UsageModel(self.conf, self._usage_rng)
+        active = model.scheduled(self._now())
+        keys = {m.name: key for key, m in CATALOG.items()}
+        samples = []
+        for device in devices:
+            key = keys.get(device.model)
+            if key is None:  # not one of ours
+                samples.append(base.Sample(stable_id=device.stable_id))
+                continue
+            load = model.load(key, device.stable_id in allocated, active)
+            samples.append(simulated_usage.sample(device, key, load))
+        return samples
 
     # --- state ----------------------------------------------------------------------------
 

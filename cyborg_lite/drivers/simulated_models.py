@@ -20,6 +20,20 @@ _BITSTREAM = ("bitstream", NO_BITSTREAM, True, "live")
 
 
 @dataclasses.dataclass(frozen=True)
+class Profile:
+    """How a card's figures scale with its load (0 to 100 %): linearly from idle to max."""
+
+    memory_total_bytes: int | None  # None: no device memory reported (FPGAs)
+    idle_watts: float
+    max_watts: float
+    idle_celsius: float
+    max_celsius: float
+
+
+GIB = 2**30
+
+
+@dataclasses.dataclass(frozen=True)
 class Model:
     """A card the simulator can present."""
 
@@ -37,9 +51,11 @@ class Model:
     # A SmartNIC: its ports can back Neutron accelerator-direct ports, for which Nova needs
     # the physical network in the attach handle ([simulated] physical_network).
     nic: bool = False
+    # Usage figures (memory, power, temperature) at idle and at full load.
+    profile: Profile = Profile(None, 20.0, 75.0, 30.0, 70.0)
 
 
-def _nvidia(pid: str, name: str, vbios: str) -> Model:
+def _nvidia(pid: str, name: str, vbios: str, profile: Profile) -> Model:
     return Model(
         "GPU",
         "10de",
@@ -49,10 +65,11 @@ def _nvidia(pid: str, name: str, vbios: str) -> Model:
         "PGPU",
         ("OWNER_CYBORG", f"CUSTOM_NVIDIA_{pid.upper()}"),
         (("vbios", vbios, True, "reset"), ("inforom", "G520.0200.00.05", False, "reset")),
+        profile=profile,
     )
 
 
-def _amd(pid: str, name: str, vbios: str) -> Model:
+def _amd(pid: str, name: str, vbios: str, profile: Profile) -> Model:
     return Model(
         "GPU",
         "1002",
@@ -62,15 +79,26 @@ def _amd(pid: str, name: str, vbios: str) -> Model:
         "PGPU",
         ("OWNER_CYBORG", f"CUSTOM_AMD_{pid.upper()}"),
         (("vbios", vbios, True, "reset"), ("psp_sos", "00.36.00.76", False, "reboot")),
+        profile=profile,
     )
 
 
 CATALOG: dict[str, Model] = {
-    "nvidia-h100": _nvidia("2330", "NVIDIA H100 80GB HBM3", "96.00.99.00.01"),
-    "nvidia-a100": _nvidia("20b5", "NVIDIA A100 80GB PCIe", "92.00.90.00.01"),
-    "nvidia-t4": _nvidia("1eb8", "Tesla T4", "90.04.96.00.02"),
-    "amd-mi300x": _amd("74a1", "AMD Instinct MI300X", "113-M3000100-104"),
-    "amd-mi210": _amd("740f", "AMD Instinct MI210", "113-D67301-063"),
+    # Power limits as the vendors rate the boards (H100 SXM5 700 W, A100 PCIe 300 W, T4 70 W,
+    # MI300X OAM 750 W, MI210 PCIe 300 W); idle draw and temperatures are typical figures.
+    "nvidia-h100": _nvidia(
+        "2330", "NVIDIA H100 80GB HBM3", "96.00.99.00.01", Profile(80 * GIB, 70, 700, 32, 78)
+    ),
+    "nvidia-a100": _nvidia(
+        "20b5", "NVIDIA A100 80GB PCIe", "92.00.90.00.01", Profile(80 * GIB, 45, 300, 31, 75)
+    ),
+    "nvidia-t4": _nvidia("1eb8", "Tesla T4", "90.04.96.00.02", Profile(16 * GIB, 10, 70, 30, 72)),
+    "amd-mi300x": _amd(
+        "74a1", "AMD Instinct MI300X", "113-M3000100-104", Profile(192 * GIB, 140, 750, 35, 85)
+    ),
+    "amd-mi210": _amd(
+        "740f", "AMD Instinct MI210", "113-D67301-063", Profile(64 * GIB, 40, 300, 33, 80)
+    ),
     "intel-n6001": Model(
         "FPGA",
         "8086",
@@ -86,6 +114,7 @@ CATALOG: dict[str, Model] = {
         ),
         pr_interface_id="eea1ca1a-5ae6-5f74-9bf0-75918177817c",
         nic=True,
+        profile=Profile(None, 45, 75, 40, 75),
     ),
     "intel-pac-a10": Model(
         "FPGA",
@@ -101,6 +130,7 @@ CATALOG: dict[str, Model] = {
             _BITSTREAM,
         ),
         pr_interface_id="6af436ce-9527-5ccc-9ee1-f81a2ad9e122",
+        profile=Profile(None, 30, 66, 38, 72),
     ),
     "xilinx-u280": Model(
         "FPGA",
@@ -115,6 +145,7 @@ CATALOG: dict[str, Model] = {
             ("fpga_bmc", "4.3.27", True, "reboot"),
             _BITSTREAM,
         ),
+        profile=Profile(None, 25, 225, 35, 80),
     ),
     "xilinx-u250": Model(
         "FPGA",
@@ -129,6 +160,7 @@ CATALOG: dict[str, Model] = {
             ("fpga_bmc", "4.3.27", True, "reboot"),
             _BITSTREAM,
         ),
+        profile=Profile(None, 30, 225, 35, 80),
     ),
 }
 # 16 buses of 32 slots per model.
