@@ -11,7 +11,8 @@ handle, so profiles written for Cyborg's generic PCI devices match it. A device 
 (a CPU runtime, a simulator) cannot be given to an instance, so it gets ``CUSTOM_OPENCL`` and no
 attach handle: it can never satisfy a profile meant for a passthrough device. CPU devices
 (PoCL, which every test machine has) are left out unless ``[opencl] include_cpu_devices``.
-OpenCL has no firmware.
+OpenCL has no firmware, and no usage counters: a sample carries only the device's total
+memory (``global_mem_size``, as discovery read it), every other figure unknown.
 """
 
 from __future__ import annotations
@@ -19,12 +20,22 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Unpack
 
 from oslo_config import cfg
 
-from cyborg_lite.drivers import amd, base, common, fpga_intel, fpga_xilinx, hostdriver, nvidia, pci
+from cyborg_lite.drivers import (
+    amd,
+    base,
+    common,
+    fpga_intel,
+    fpga_xilinx,
+    hostdriver,
+    nvidia,
+    pci,
+    usage,
+)
 from cyborg_lite.drivers.host import ToolError, ToolOutputError
 from cyborg_lite.drivers.opencl_probe import probe
 
@@ -216,6 +227,17 @@ class OpenClDriver(hostdriver.HostDriver):
             deployables=(deployable,),
             firmware=(),
         )
+
+    def sample(
+        self, devices: Sequence[base.Device], *, allocated: frozenset[str] = frozenset()
+    ) -> list[base.Sample]:
+        """Each device's total memory from discovery; OpenCL exposes no load (no probe runs)."""
+        samples = []
+        for device in devices:
+            total = device.vendor_board_info.get("memory_bytes", "")
+            figures = usage.Figures(memory_total_bytes=int(total) if total.isdigit() else None)
+            samples.append(usage.sample(device.stable_id, figures))
+        return samples
 
     def _flash_command(
         self, device: base.Device, component: str

@@ -179,6 +179,9 @@ def test_claimed_devices_are_left_to_vendor_drivers(conf, host):
     )
     # Domain-less AMD topology with two candidates: no guess, no PCI handle.
     assert (amd.pci_address, amd.deployables[0].resource_class) == (None, "CUSTOM_OPENCL")
+    # Usage: OpenCL has no load counters; only the memory discovery read is reported.
+    driver = opencl.OpenClDriver(conf, backend=backend)
+    assert driver.sample([nv]) == [base.Sample("0000:3b:00.0", memory_total_bytes=42949672960)]
 
 
 def test_domainless_unique_match_and_vfio_skip(conf, host):
