@@ -27,6 +27,7 @@ from cyborg_lite.conf import (
     nova,
     placement,
     simulated,
+    usage,
 )
 
 # Modules that register an option group. Later issues append theirs here.
@@ -44,6 +45,7 @@ _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
     firmware.register,
     placement.register,
     nova.register,
+    usage.register,
 ]
 
 

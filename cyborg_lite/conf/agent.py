@@ -1,5 +1,6 @@
 """Options of the [agent] group: which drivers run, where they read the host, how often, and
-where firmware jobs get their images and how long they are remembered."""
+where firmware jobs get their images and how long they are remembered, and how often usage is
+sampled and sent."""
 
 from __future__ import annotations
 
@@ -93,6 +94,32 @@ OPTS = [
         min=1,
         help="Most jobs kept in the agent's job file; the oldest acknowledged ones go first "
         "(unfinished and unacknowledged jobs are always kept, beyond this number if need be).",
+    ),
+    cfg.FloatOpt(
+        "usage_interval",
+        default=10.0,
+        min=0.0,
+        help="Seconds between two usage samples of this host's devices (utilization, memory, "
+        "power, temperature, compute processes, as each driver can read them). Samples stay "
+        "on the host: the conductor receives one summary per device per "
+        "usage_report_interval. 0 turns usage off (nothing sampled, nothing sent).",
+    ),
+    cfg.IntOpt(
+        "usage_report_interval",
+        default=60,
+        min=1,
+        help="Seconds of one usage interval: one message per host per interval carries every "
+        "device's summary of it (mean and max utilization, memory, power, the last time it "
+        "was busy). Intervals are aligned on the clock (every minute on the minute by "
+        "default); use a divisor of 3600 so that hourly rollups are exact.",
+    ),
+    cfg.IntOpt(
+        "usage_backlog",
+        default=60,
+        min=0,
+        help="Usage intervals kept while the conductor cannot be reached; they go with the "
+        "next interval's message once it answers. Beyond this many the oldest are dropped "
+        "(and logged). 60 intervals of 60 s: an hour's outage loses nothing.",
     ),
 ]
 

@@ -20,6 +20,7 @@ from cyborg_lite.conf import (
     nova,
     placement,
     simulated,
+    usage,
 )
 
 
@@ -40,6 +41,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (firmware.GROUP, firmware.OPTS),
         (placement.GROUP, placement.list_opts()),
         (nova.GROUP, nova.list_opts()),
+        (usage.GROUP, usage.OPTS),
     ]
 
 
