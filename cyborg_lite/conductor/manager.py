@@ -1,5 +1,5 @@
-"""The conductor's RPC endpoints: thin methods that delegate to ``conductor.inventory`` and to
-the rollout engine (``conductor.rollout``).
+"""The conductor's RPC endpoints: thin methods that delegate to ``conductor.inventory``,
+``conductor.usage`` and the rollout engine (``conductor.rollout``).
 
 Every public method here is callable over the bus (oslo.messaging exposes an endpoint's public
 methods), so the service machinery lives in ``conductor.service``. The version below is the
@@ -16,7 +16,7 @@ import oslo_messaging
 from oslo_log import log as logging
 
 from cyborg_lite import exception, nova, rpc
-from cyborg_lite.conductor import inventory
+from cyborg_lite.conductor import inventory, usage
 from cyborg_lite.conductor.ports import DeviceSync, NovaEvents
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_runner import RolloutRunner
@@ -61,7 +61,7 @@ def _request_id(context: Any) -> str | None:
 class ConductorManager:
     """RPC endpoints of topic ``cyborg-lite-conductor``."""
 
-    target = oslo_messaging.Target(version="1.3")
+    target = oslo_messaging.Target(version="1.4")
 
     def __init__(
         self,
@@ -119,6 +119,17 @@ class ConductorManager:
         )
         notify(self._notifier, events)
         return {"report_wanted": wanted}
+
+    @oslo_messaging.expected_exceptions(exception.Invalid)  # type: ignore[untyped-decorator]
+    def usage_report(
+        self, context: Any, host: str, reports: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Store a host's usage intervals (1.4); the answer names its devices bound to ARQs,
+        which the simulated driver loads."""
+        received = usage.receive(self._db, host, reports)
+        if received.unknown:
+            LOG.debug("Usage from %s named %d unknown device(s)", host, received.unknown)
+        return received.answer()
 
     def rollout_changed(self, context: Any, rollout_uuid: str) -> None:
         """A rollout was created or acted on: advance it now (1.1)."""

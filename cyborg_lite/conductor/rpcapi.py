@@ -27,6 +27,13 @@ API version history:
   from the API): ``{arq uuid: [instance uuid, final state]}`` of a finished bind; the
   conductor sends Nova its ``accelerator-request-bound`` events. The API then talks to neither
   Placement nor Nova itself.
+* 1.4 - ``usage_report(host, reports)`` (call, from agents): a host's usage, one entry per
+  interval of ``[agent] usage_report_interval``, ``{"interval_start", "interval_end",
+  "devices": [usage.summary.DeviceSummary.to_dict()]}`` (``usage.report.IntervalReport``),
+  usually one interval, more after the conductor was unreachable. An interval sent again lands
+  once. Returns ``{"accepted": <device intervals stored>, "duplicate": <already stored>,
+  "unknown": <summaries of devices SQL does not hold for the host>, "allocated": [stable ids
+  of the host's devices bound to an ARQ]}``. An agent pinned below 1.4 sends no usage.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ class ConductorAPI:
     """The conductor RPC client; a method per endpoint of ``conductor.manager``."""
 
     #: The newest version this client speaks.
-    RPC_API_VERSION = "1.3"
+    RPC_API_VERSION = "1.4"
 
     def __init__(
         self,
@@ -79,6 +86,19 @@ class ConductorAPI:
         result: dict[str, Any] = cctxt.call(
             context, "heartbeat", host=host, agent_version=agent_version, digest=digest
         )
+        return result
+
+    def usage_supported(self) -> bool:
+        """Whether this client may send ``usage_report`` (its version cap is 1.4 or more)."""
+        return bool(self.client.can_send_version("1.4"))
+
+    def usage_report(
+        self, context: Any, host: str, reports: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Send ``host``'s usage intervals (1.4); the answer counts them and names the
+        host's devices bound to ARQs."""
+        cctxt = self.client.prepare(version="1.4")
+        result: dict[str, Any] = cctxt.call(context, "usage_report", host=host, reports=reports)
         return result
 
     def rollout_changed(self, context: Any, rollout_uuid: str) -> None:

@@ -1,6 +1,6 @@
-"""The conductor service: its RPC server, the periodic liveness check and the rollout runner,
-started and stopped together. ``cmd/conductor.py`` runs one per process; the all-in-one runs
-one in its worker."""
+"""The conductor service: its RPC server, the periodic liveness check, the usage housekeeping
+and the rollout runner, started and stopped together. ``cmd/conductor.py`` runs one per
+process; the all-in-one runs one in its worker."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ from oslo_log import log as logging
 
 from cyborg_lite import nova, rpc
 from cyborg_lite.agent import rpcapi as agent_rpcapi
-from cyborg_lite.conductor import inventory, manager
+from cyborg_lite.conductor import inventory, manager, usage
 from cyborg_lite.conductor.agents import BusAgents
 from cyborg_lite.conductor.ports import NovaEvents
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_io import NoScheduling, Scheduling, Settings
 from cyborg_lite.conductor.rollout_runner import RolloutRunner
 from cyborg_lite.conductor.rollout_watch import Watchdog
+from cyborg_lite.conf import usage as usage_conf
 from cyborg_lite.db.engine import Database
 from cyborg_lite.inventory.changes import Event
 from cyborg_lite.placement.sync import ProviderSync
@@ -88,7 +89,8 @@ def build_rollouts(
 
 
 class ConductorService:
-    """RPC server on ``cyborg-lite-conductor`` plus a thread marking silent hosts down."""
+    """RPC server on ``cyborg-lite-conductor`` plus a thread marking silent hosts down and
+    one rolling up and pruning usage."""
 
     def __init__(
         self,
@@ -129,6 +131,8 @@ class ConductorService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started_at: dt.datetime | None = None
+        self.usage = usage.Housekeeping.from_conf(conf, db, clock=clock, stop=self._stop)
+        self._usage_thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Start serving RPC and checking liveness."""
@@ -138,6 +142,10 @@ class ConductorService:
             self.placement.start()
         self._thread = threading.Thread(target=self._loop, name="conductor-liveness", daemon=True)
         self._thread.start()
+        self._usage_thread = threading.Thread(
+            target=self._usage_loop, name="conductor-usage", daemon=True
+        )
+        self._usage_thread.start()
         self.rollouts.runner.start()
         LOG.info("Conductor serving topic %s as %s", rpc.CONDUCTOR_TOPIC, self._conf.host)
 
@@ -162,13 +170,22 @@ class ConductorService:
             except Exception:  # a database hiccup must not end the loop
                 LOG.exception("Liveness check failed; trying again in %ss", interval)
 
+    def _usage_loop(self) -> None:
+        interval = float(usage_conf.of(self._conf).prune_interval)
+        while not self._stop.wait(interval):
+            try:
+                self.usage.run_once()
+            except Exception:  # a database hiccup must not end the loop
+                LOG.exception("Usage housekeeping failed; trying again in %ss", interval)
+
     def stop(self) -> None:
-        """Stop the loop and the RPC server, waiting for in-flight calls to finish."""
+        """Stop the loops and the RPC server, waiting for in-flight calls to finish."""
         self._stop.set()
         self.rollouts.runner.stop()
         self._server.stop()
         self._server.wait()
         if self.placement is not None:
             self.placement.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._usage_thread):
+            if thread is not None:
+                thread.join(timeout=5)
