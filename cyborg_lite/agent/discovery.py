@@ -35,6 +35,8 @@ class Discovery:
 
     devices: list[base.Device]
     errors: list[DriverError]
+    # The devices of each driver whose discovery succeeded (what it will be asked to sample).
+    by_driver: dict[str, list[base.Device]] = dataclasses.field(default_factory=dict)
 
 
 def available() -> dict[str, metadata.EntryPoint]:
@@ -68,8 +70,9 @@ def run(drivers: Sequence[base.Driver], timeout: float) -> Discovery:
     """
     devices: list[base.Device] = []
     errors: list[DriverError] = []
+    by_driver: dict[str, list[base.Device]] = {}
     if not drivers:
-        return Discovery(devices, errors)
+        return Discovery(devices, errors, by_driver)
     pool = concurrent.futures.ThreadPoolExecutor(
         max_workers=len(drivers), thread_name_prefix="discover"
     )
@@ -81,10 +84,13 @@ def run(drivers: Sequence[base.Driver], timeout: float) -> Discovery:
                 errors.append(DriverError(driver.name, f"discovery timed out after {timeout}s"))
                 continue
             try:
-                devices.extend(future.result())
+                found = list(future.result())
             except Exception as err:  # isolation: one driver's failure is data, not a crash
                 LOG.warning("Driver %s failed discovery: %s", driver.name, err)
                 errors.append(DriverError(driver.name, f"{type(err).__name__}: {err}"))
+                continue
+            devices.extend(found)
+            by_driver[driver.name] = found
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return Discovery(devices, errors)
+    return Discovery(devices, errors, by_driver)

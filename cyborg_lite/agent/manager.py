@@ -5,7 +5,8 @@ the inventory digest changed or a refresh was asked for, else a heartbeat when d
 it directly with a fake clock and a fake conductor. Each report carries a ``seq`` from
 ``agent.reportseq`` so that conductors ignore one delivered after a newer one.
 ``AgentEndpoint`` is what the bus sees: ``refresh``, and the firmware jobs' ``flash_firmware``
-and ``job_status`` (run by ``agent.jobs``).
+and ``job_status`` (run by ``agent.jobs``). Usage sampling (``agent.usage``) is one of the
+loop's periodic tasks, over the devices the last discovery found.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from cyborg_lite import __version__, rpc
-from cyborg_lite.agent import discovery, images, job_ports, jobs, jobstate, reportseq
+from cyborg_lite.agent import discovery, images, job_ports, jobs, jobstate, reportseq, usage
 from cyborg_lite.drivers import base
 
 if TYPE_CHECKING:
@@ -122,14 +123,25 @@ class AgentManager:
         self._next_heartbeat = 0.0
         self._pause_until = 0.0
         self._periodic: list[Callable[[], object]] = []
+        self._periodic_due: list[Callable[[], float]] = []
+        # Each driver's devices as its last successful discovery found them.
+        self.devices_by_driver: dict[str, list[base.Device]] = {}
 
-    def add_periodic(self, task: Callable[[], object]) -> None:
-        """Run ``task`` after every step of the loop (it keeps its own pace)."""
+    def add_periodic(
+        self, task: Callable[[], object], due: Callable[[], float] | None = None
+    ) -> None:
+        """Run ``task`` after every step of the loop (it keeps its own pace); ``due``, when
+        given, says when it next wants to run (on this manager's clock), so the loop wakes
+        for it."""
         self._periodic.append(task)
+        if due is not None:
+            self._periodic_due.append(due)
 
     def discover(self) -> dict[str, Any]:
         """Run every driver (isolated, bounded) and build the report."""
         found = discovery.run(self.drivers, float(self._conf.agent.discovery_timeout))
+        # A driver that failed this time keeps being sampled over what it found before.
+        self.devices_by_driver.update(found.by_driver)
         report = build_report(
             self.host, found.devices, [*self._load_errors, *found.errors], seq=self._next_seq()
         )
@@ -248,6 +260,8 @@ class AgentManager:
         due = max(due, self._pause_until)
         if self.acked_digest is None:
             due = self._pause_until
+        for periodic in self._periodic_due:
+            due = min(due, periodic())
         return max(0.0, due - self._clock())
 
     def step(self) -> None:
@@ -332,6 +346,9 @@ class AgentService:
         )
         # Undelivered job results are retried at the loop's pace.
         self.manager.add_periodic(self.jobs.retry_unacked)
+        self.usage = _sampler(conf, conductor, self.manager)
+        if self.usage is not None:
+            self.manager.add_periodic(self.usage.step, self.usage.next_due)
         self._server = rpc.get_server(
             transport,
             rpc.AGENT_TOPIC,
@@ -376,6 +393,21 @@ class AgentService:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self.jobs.stop()
+
+
+def _sampler(
+    conf: cfg.ConfigOpts, conductor: object, manager: AgentManager
+) -> usage.Sampler | None:
+    """The host's usage sampler; None when usage is off (``[agent] usage_interval`` 0) or
+    the conductor client cannot take it (pinned below 1.4, or a test's fake without it)."""
+    if float(conf.agent.usage_interval) <= 0:
+        return None
+    if not isinstance(conductor, usage.UsageConductor) or not conductor.usage_supported():
+        LOG.info("Usage is not sent from %s: the conductor API is older than 1.4", manager.host)
+        return None
+    return usage.Sampler.from_conf(
+        conf, conductor, manager.drivers, lambda: manager.devices_by_driver
+    )
 
 
 def create_service(
