@@ -16,6 +16,7 @@ than a cutoff. Every timestamp is naive UTC, as everywhere in the schema.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -97,21 +98,24 @@ def _bound(device_id: Any) -> sa.Exists:
     )
 
 
+# Statements built once: a report runs the same three, and building them (the upsert's
+# ``excluded`` columns most of all) cost more than running them.
+_HOST_DEVICES = (
+    sa.select(
+        models.Device.id,
+        models.Device.stable_id,
+        _bound(models.Device.id).label("allocated"),
+        *(getattr(models.DeviceUsage, c) for c in Latest._fields if c != "device_id"),
+    )
+    .outerjoin(models.DeviceUsage, models.DeviceUsage.device_id == models.Device.id)
+    .where(models.Device.hostname == sa.bindparam("hostname"))
+)
+
+
 def host_devices(session: orm.Session, hostname: str) -> dict[str, HostDevice]:
     """``hostname``'s devices by stable id, with their ARQ binding and usage row (one query)."""
-    d, u = models.Device, models.DeviceUsage
-    stmt = (
-        sa.select(
-            d.id,
-            d.stable_id,
-            _bound(d.id).label("allocated"),
-            *(getattr(u, c) for c in Latest._fields if c != "device_id"),
-        )
-        .outerjoin(u, u.device_id == d.id)
-        .where(d.hostname == hostname)
-    )
     found: dict[str, HostDevice] = {}
-    for row in session.execute(stmt):
+    for row in session.execute(_HOST_DEVICES, {"hostname": hostname}):
         latest = None
         if row.sampled_at is not None:
             latest = Latest(row.id, *(getattr(row, c) for c in Latest._fields[1:]))
@@ -125,7 +129,11 @@ def _dialect(session: orm.Session) -> str:
 
 def _insert_or_skip(session: orm.Session, table: sa.Table) -> Any:
     """An INSERT on ``table`` that skips rows whose key is already stored."""
-    name = _dialect(session)
+    return _insert_or_skip_on(_dialect(session), table)
+
+
+@functools.cache
+def _insert_or_skip_on(name: str, table: sa.Table) -> Any:
     if name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     if name == "sqlite":
@@ -142,26 +150,26 @@ def add_rollups(session: orm.Session, rows: Sequence[Rollup]) -> None:
 def save_latest(session: orm.Session, rows: Sequence[Latest]) -> None:
     """Insert or replace ``rows`` in one bulk upsert; a stored row with a later
     ``sampled_at`` (a newer summary that arrived first) is kept."""
-    if not rows:
-        return
-    params = [r._asdict() for r in rows]
-    name = _dialect(session)
+    if rows:
+        session.execute(_upsert_latest(_dialect(session)), [r._asdict() for r in rows])
+
+
+@functools.cache
+def _upsert_latest(name: str) -> Any:
     if name in ("postgresql", "sqlite"):
         insert = postgresql.insert if name == "postgresql" else sqlite.insert
         stmt = insert(_latest)
-        upsert = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=[_latest.c.device_id],
             set_={c: stmt.excluded[c] for c in _LATEST_COLUMNS},
             where=_latest.c.sampled_at < stmt.excluded.sampled_at,
         )
-        session.execute(upsert, params)
-        return
     mstmt = mysql.insert(_latest)
     newer = _latest.c.sampled_at < mstmt.inserted.sampled_at
     assignments = [
         (c, sa.case((newer, mstmt.inserted[c]), else_=_latest.c[c])) for c in _LATEST_COLUMNS
     ]
-    session.execute(mstmt.on_duplicate_key_update(assignments), params)
+    return mstmt.on_duplicate_key_update(assignments)
 
 
 def allocated_of(devices: Iterable[HostDevice]) -> list[str]:
