@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -104,6 +105,12 @@ def take(
     return Taken(at, found, errors)
 
 
+def phase_of(host: str, interval: float) -> float:
+    """A fixed share of ``interval`` for ``host``, from a hash of its name (not random: a
+    restarted agent keeps its place)."""
+    return (zlib.crc32(host.encode()) % 1000) / 1000 * interval
+
+
 @dataclasses.dataclass
 class _Interval:
     start: dt.datetime
@@ -128,6 +135,7 @@ class Sampler:
         idle_percent: float = summary.DEFAULT_IDLE_PERCENT,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], dt.datetime] = utcnow,
+        phase: float = 0.0,
     ) -> None:
         self.host = host
         self._conductor = conductor
@@ -139,7 +147,9 @@ class Sampler:
         self._idle_percent = idle_percent
         self._clock = clock
         self._wallclock = wallclock
-        self._next = 0.0
+        # The first sample waits ``phase`` seconds: hosts started together (a fleet, a rack
+        # after a power cut) then send their intervals spread over a sampling period.
+        self._next = clock() + phase
         self._current: _Interval | None = None
         # Closed intervals not yet acknowledged, oldest first (wire form).
         self.pending: list[dict[str, Any]] = []
@@ -159,16 +169,18 @@ class Sampler:
     ) -> Sampler:
         """A sampler with ``[agent]``'s intervals and ``[usage] idle_percent``."""
         a = conf.agent
+        interval = float(a.usage_interval)
         return cls(
             str(conf.host),
             conductor,
             drivers,
             devices,
-            interval=float(a.usage_interval),
+            interval=interval,
             report_interval=int(a.usage_report_interval),
             backlog=int(a.usage_backlog),
             idle_percent=float(usage_conf.of(conf).idle_percent),
             clock=clock,
+            phase=phase_of(str(conf.host), interval),
         )
 
     def next_due(self) -> float:

@@ -263,16 +263,17 @@ def service(conf, conductor, driver):
     return agent_manager.AgentService(conf, transport, conductor, [driver])
 
 
-def test_the_agent_samples_after_discovery_and_wakes_for_it(conf):
+def test_the_agent_samples_what_it_discovered_and_wakes_for_it(conf):
     conf.set_override("usage_interval", 3.0, group="agent")
     conf.set_override("heartbeat_interval", 30.0, group="agent")
     driver = Sampling(conf, [gpu("a")])
     agent = service(conf, Full(), driver)
     assert agent.usage is not None
     agent.manager.step()
-    # The loop's step discovered first, so the sampler was asked about what it found.
-    assert driver.asked[0][0] == ["a"]
-    # Next due in about usage_interval, not heartbeat_interval.
+    # The loop's step discovered: that is what the sampler asks the drivers about.
+    assert agent.manager.devices_by_driver == {"fake": [gpu("a")]}
+    # The first sample is due within usage_interval (the host's phase), and the loop wakes
+    # for it rather than at the next heartbeat, 30 s away.
     assert agent.manager.seconds_to_next() <= 3.0
 
 
@@ -282,6 +283,13 @@ def test_no_usage_for_an_old_conductor_a_fake_without_it_or_when_off(conf):
     assert service(conf, Jobs(), driver).usage is None
     conf.set_override("usage_interval", 0, group="agent")
     assert service(conf, Full(), driver).usage is None
+
+
+def test_hosts_sample_at_their_own_phase():
+    phases = {usage.phase_of(f"sim-host-{n:02d}", 10.0) for n in range(20)}
+    assert all(0 <= p < 10 for p in phases)
+    assert len(phases) > 10
+    assert usage.phase_of("node1", 10.0) == usage.phase_of("node1", 10.0)
 
 
 def test_the_rpc_client_is_pinned_by_its_version_cap(conf):
