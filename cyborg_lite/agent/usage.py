@@ -26,7 +26,7 @@ import oslo_messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from cyborg_lite import rpc
+from cyborg_lite import exception, rpc
 from cyborg_lite.agent.discovery import DriverError
 from cyborg_lite.conf import usage as usage_conf
 from cyborg_lite.drivers import base
@@ -235,8 +235,9 @@ class Sampler:
             return "sampled"
         try:
             answer = self._conductor.usage_report(rpc.admin_context(), self.host, self.pending)
-        except oslo_messaging.RemoteError as err:
-            # The conductor read the message and refused it: sending it again cannot help.
+        except (oslo_messaging.RemoteError, exception.Invalid) as err:
+            # The conductor read the message and refused it (Invalid where the transport
+            # rebuilds the conductor's exception): sending it again cannot help.
             LOG.error(
                 "The conductor refused %d usage interval(s) from %s: %s",
                 len(self.pending),

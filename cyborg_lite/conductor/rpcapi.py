@@ -31,9 +31,10 @@ API version history:
   interval of ``[agent] usage_report_interval``, ``{"interval_start", "interval_end",
   "devices": [usage.summary.DeviceSummary.to_dict()]}`` (``usage.report.IntervalReport``),
   usually one interval, more after the conductor was unreachable. An interval sent again lands
-  once. Returns ``{"accepted": <device intervals stored>, "duplicate": <already stored>,
-  "unknown": <summaries of devices SQL does not hold for the host>, "allocated": [stable ids
-  of the host's devices bound to an ARQ]}``. An agent pinned below 1.4 sends no usage.
+  once. Returns ``{"accepted": <device intervals of known devices>, "unknown": <summaries of
+  devices SQL does not hold for the host>, "allocated": [stable ids of the host's devices
+  bound to an ARQ]}``; a malformed report raises ``Invalid`` and stores nothing. An agent
+  pinned below 1.4 sends no usage.
 """
 
 from __future__ import annotations

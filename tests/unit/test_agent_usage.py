@@ -10,6 +10,7 @@ import datetime as dt
 import oslo_messaging
 import pytest
 
+from cyborg_lite import exception
 from cyborg_lite.agent import manager as agent_manager
 from cyborg_lite.agent import usage
 from cyborg_lite.drivers import base
@@ -39,7 +40,7 @@ class Conductor:
     def __init__(self):
         self.calls = []
         self.down = False
-        self.refuse = False
+        self.refuse = None
         self.allocated = []
 
     def usage_supported(self):
@@ -49,7 +50,7 @@ class Conductor:
         if self.down:
             raise oslo_messaging.MessagingTimeout("no conductor")
         if self.refuse:
-            raise oslo_messaging.RemoteError("Invalid", "malformed")
+            raise self.refuse
         self.calls.append((host, [dict(r) for r in reports]))
         return {"accepted": 1, "unknown": 0, "allocated": self.allocated}
 
@@ -171,11 +172,15 @@ def test_no_backlog_means_a_failed_interval_is_dropped(conf):
     assert s.pending == []
 
 
-def test_a_refused_message_is_not_sent_again(conf):
+@pytest.mark.parametrize(
+    "refusal",
+    [oslo_messaging.RemoteError("Invalid", "malformed"), exception.Invalid("malformed")],
+)
+def test_a_refused_message_is_not_sent_again(conf, refusal):
     driver = Sampling(conf, [gpu("a")], {"a": [util("a", 50.0)]})
     conductor, clock = Conductor(), Clock()
     s = sampler([driver], conductor, clock)
-    conductor.refuse = True
+    conductor.refuse = refusal
     assert run_for(s, clock, 65).count("failed") == 1
     assert s.pending == []
 
