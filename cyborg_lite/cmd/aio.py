@@ -33,6 +33,21 @@ LOG = logging.getLogger(__name__)
 
 SIMULATED = "simulated"
 
+# What the all-in-one's simulated fleet does unless a config file says otherwise: its H100s
+# busy, its MI300X idle, and a device left idle under an ARQ for five minutes (not the
+# service's hour) counted as allocated but idle, so a first run shows all three at once.
+DEMO_DEFAULTS: tuple[tuple[str, str, Any], ...] = (
+    ("simulated", "usage", ["nvidia-h100:85", "amd-mi300x:0"]),
+    ("usage", "allocated_idle_after", 300),
+)
+
+
+def apply_demo_defaults(conf: cfg.ConfigOpts) -> None:
+    """Set ``DEMO_DEFAULTS`` as defaults: a value from a config file or the command line
+    still wins."""
+    for group, name, value in DEMO_DEFAULTS:
+        conf.set_default(name, value, group=group)
+
 
 def simulated_host_names(conf: cfg.ConfigOpts) -> list[str]:
     """``sim-host-01``, ``sim-host-02``, ... (``[aio] simulated_host_prefix``)."""
@@ -111,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Serve the API (and, in the same process, the rest) until stopped."""
     args = list(sys.argv[1:] if argv is None else argv)
     conf = cl_conf.make_conf(args)
+    apply_demo_defaults(conf)
     logging.setup(conf, "cyborg-lite")
     # The first thing a new user runs: bring the schema up to date before serving.
     db = Database.from_conf(conf)
