@@ -11,13 +11,14 @@ from cyborg_lite.api import errors, middleware, routes
 from cyborg_lite.api.policy import Enforcer
 from cyborg_lite.api.services import Services
 from cyborg_lite.db.engine import Database
+from cyborg_lite.usecases.ports import Conductor
 
 
 def create_app(
     conf: cfg.ConfigOpts,
     *,
     db: Database,
-    conductor: Any = None,
+    conductor: Conductor | None = None,
     enforcer: Enforcer | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """The falcon WSGI app serving the whole API.

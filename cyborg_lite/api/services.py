@@ -12,6 +12,7 @@ from oslo_log import log as logging
 
 from cyborg_lite.api.policy import Enforcer
 from cyborg_lite.db.engine import Database
+from cyborg_lite.usecases.ports import Conductor
 
 LOG = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class Services:
     conf: cfg.ConfigOpts
     db: Database
     enforcer: Enforcer
-    conductor: Any = None
+    conductor: Conductor | None = None
     clock: Callable[[], dt.datetime] = _utcnow
 
     @property

@@ -20,6 +20,7 @@ from oslo_log import log as logging
 from cyborg_lite.api import errors, middleware
 from cyborg_lite.api.app import create_app
 from cyborg_lite.db.engine import Database
+from cyborg_lite.usecases.ports import Conductor
 
 LOG = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def wrap(conf: cfg.ConfigOpts, app: WSGIApp) -> WSGIApp:
     return RequestIdWrapper(wrap_auth(conf, app))
 
 
-def build(conf: cfg.ConfigOpts, *, conductor: Any = None) -> WSGIApp:
+def build(conf: cfg.ConfigOpts, *, conductor: Conductor | None = None) -> WSGIApp:
     """The deployable WSGI app for ``conf``. It builds no Placement or Nova client: the
     conductor talks to them (``conductor`` is its RPC client)."""
     db = Database.from_conf(conf)
