@@ -21,6 +21,8 @@ VERSIONS: list[tuple[int, int]] = [
     (2, 4),  # cyborg-lite's additions: hosts (devices carry `host_state`), firmware images,
     #          device firmware, firmware rollouts.
     (2, 5),  # ARQs carry `error`: why a bind failed (e.g. its bitstream did not load).
+    (2, 6),  # Accelerator usage: devices carry `usage`, `GET /v2/devices?idle_for=`,
+    #          `GET /v2/devices/{uuid}/usage` (the series) and `GET /v2/usage` (the fleet).
 ]
 
 MIN = VERSIONS[0]

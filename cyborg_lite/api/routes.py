@@ -20,6 +20,7 @@ from cyborg_lite.api.resources import (
     metrics,
     openapi,
     rollouts,
+    usage,
     versions,
 )
 
@@ -52,6 +53,8 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/firmware_rollouts/{uuid}", rollouts.Rollouts, "item"),
     ("/v2/firmware_rollouts/{uuid}/jobs", rollouts.Rollouts, "jobs"),
     ("/v2/firmware_rollouts/{uuid}/action", rollouts.Rollouts, "action"),
+    ("/v2/devices/{uuid}/usage", usage.DeviceUsage, None),
+    ("/v2/usage", usage.Usage, None),
 ]
 
 # (method, template) of the routes whose body is streamed rather than parsed as JSON: each has

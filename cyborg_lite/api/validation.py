@@ -6,6 +6,7 @@ message names the offending field.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid as uuidlib
@@ -199,3 +200,20 @@ def integer(
     if maximum is not None and number > maximum:
         raise exception.Invalid(f"Invalid input for field/attribute {field}: must be <= {maximum}.")
     return number
+
+
+def timestamp(value: str, field: str) -> dt.datetime:
+    """``value`` (ISO 8601; without an offset it is UTC; from 1970 on, which every database's
+    DATETIME holds) as naive UTC, as stored; or 400 naming ``field``."""
+    try:
+        found = dt.datetime.fromisoformat(value.strip().replace(" ", "+"))
+    except (TypeError, ValueError, AttributeError) as err:
+        raise exception.Invalid(
+            f"Invalid input for field/attribute {field}. Value: '{value}'. Not an ISO 8601 "
+            "time (e.g. 2026-03-01T10:00:00Z)."
+        ) from err
+    if found.tzinfo is not None:
+        found = found.astimezone(dt.UTC).replace(tzinfo=None)
+    if found.year < 1970:
+        raise exception.Invalid(f"Invalid input for field/attribute {field}: must be after 1970.")
+    return found

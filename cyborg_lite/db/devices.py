@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from cyborg_lite import exception
-from cyborg_lite.db import models, query
+from cyborg_lite.db import models, query, usage_queries
 
 FILTERS = ("type", "vendor", "hostname")
 
@@ -52,12 +53,23 @@ def list_device_rows(
     *,
     limit: int | None = None,
     marker: str | None = None,
+    usage: bool = False,
+    idle_before: dt.datetime | None = None,
+    owner: str | None = None,
 ) -> list[sa.Row[Any]]:
-    """Like ``list_devices``, as read-only rows of ``LIST_COLUMNS`` (for the API's lists)."""
+    """Like ``list_devices``, as read-only rows of ``LIST_COLUMNS`` (for the API's lists).
+
+    ``usage`` adds ``usage_queries.USAGE_COLUMNS`` (outer joins in the same query);
+    ``idle_before`` (with ``usage``) keeps devices idle since then or earlier, and ``owner``
+    those bound to that project's ARQs."""
     stmt: sa.Select[Any] = sa.select(*LIST_COLUMNS)  # type: ignore[assignment]
     for name in FILTERS:
         if name in filters:
             stmt = stmt.where(getattr(models.Device, name) == filters[name])
+    if usage:
+        stmt = usage_queries.with_usage(stmt)
+        if idle_before is not None:
+            stmt = usage_queries.owned(usage_queries.idle_before(stmt, idle_before), owner)
     stmt = query.paginate(session, stmt, models.Device, limit=limit, marker=marker)
     return list(session.execute(stmt).all())
 

@@ -50,6 +50,7 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["up", "down", "maintenance", None],
                 "description": "Present from microversion 2.4: the state of the device's host.",
             },
+            "usage": ref("DeviceUsage"),
             "links": ref("Links"),
             "created_at": ref("Timestamp"),
             "updated_at": ref("Timestamp"),
@@ -92,6 +93,12 @@ PATHS: dict[str, Any] = {
                 query("type", "Device type, e.g. GPU."),
                 query("vendor", "PCI vendor id, e.g. 10de."),
                 query("hostname", "Host name."),
+                query(
+                    "idle_for",
+                    "From 2.6: devices idle at least this many seconds (a non-admin gets only "
+                    "those bound to its project's ARQs).",
+                    {"type": "integer", "minimum": 0, "maximum": 2147483647},
+                ),
                 *PAGING,
             ],
             policy=rules.GET_ALL,

@@ -21,6 +21,7 @@ from cyborg_lite.api.policies import (
     hosts,
     metrics,
     rollouts,
+    usage,
 )
 
 # Modules contributing rules. Later issues append theirs here.
@@ -35,6 +36,7 @@ _MODULES = [
     firmware_images,
     rollouts,
     metrics,
+    usage,
 ]
 
 
