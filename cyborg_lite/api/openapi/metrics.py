@@ -12,7 +12,8 @@ SCHEMAS: dict[str, Any] = {}
 PATHS: dict[str, Any] = {
     "/metrics": {
         "get": operation(
-            "Prometheus metrics: rollouts, firmware jobs, hosts, devices and ARQs by state.",
+            "Prometheus metrics: rollouts, firmware jobs, hosts, devices and ARQs by state; each "
+            "device's usage figures and idle seconds; idle and allocated-but-idle devices.",
             "health",
             {
                 "200": {

@@ -6,12 +6,17 @@ same; ``api/views/metrics.py`` writes them out.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import falcon
 
 from cyborg_lite.api.policies import metrics as rules
+from cyborg_lite.api.resources import usage
 from cyborg_lite.api.services import Services
 from cyborg_lite.api.views import metrics as views
+from cyborg_lite.conf import usage as usage_conf
 from cyborg_lite.db import metrics as db_metrics
+from cyborg_lite.db import usage_queries
 
 
 class Metrics:
@@ -21,10 +26,18 @@ class Metrics:
         self._s = services
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Current counts; behind the admin rule unless ``[api] metrics_public``."""
+        """Current counts and per-device usage; behind the admin rule unless
+        ``[api] metrics_public``. Usage costs two queries: every device's latest figures in
+        one join, and the idle counts in GROUP BYs."""
         if not self._s.conf.api.metrics_public:
             self._s.enforcer.authorize(rules.GET, req.context.ctx)
+        now = usage.now(self._s)
+        after = int(usage_conf.of(self._s.conf).allocated_idle_after)
         with self._s.db.transaction() as session:
             values = db_metrics.counts(session)
+            rows = usage_queries.metric_rows(session)
+            idle, allocated = usage_queries.metric_fleet(session, now - dt.timedelta(seconds=after))
         resp.content_type = views.CONTENT_TYPE
-        resp.text = views.render(values)
+        resp.text = views.render(values) + views.render_usage(
+            rows, idle, allocated, now, usage.busy_after(self._s.conf, now)
+        )
