@@ -151,6 +151,16 @@ class ResourceList(Lister):
         """An item as listed (a subclass may add computed fields)."""
         return item
 
+    def needs(self, parsed_args: argparse.Namespace) -> tuple[int, int]:
+        """The microversion the list needs (a subclass may raise it for an option)."""
+        return self.minimum
+
+    def column_names(self, parsed_args: argparse.Namespace) -> tuple[str, ...]:
+        """The columns shown: ``columns``, and ``long_columns`` with ``--long``."""
+        if self.long_columns and parsed_args.long:
+            return self.columns + self.long_columns
+        return self.columns
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
         """Fetch every page and lay the rows out."""
         for name in ("limit", "page_size"):
@@ -161,13 +171,11 @@ class ResourceList(Lister):
             self.list_path(parsed_args),
             self.key,
             self.query(parsed_args),
-            minimum=self.minimum,
+            minimum=self.needs(parsed_args),
             limit=parsed_args.limit,
             page_size=parsed_args.page_size,
         )
-        names = self.columns
-        if self.long_columns and parsed_args.long:
-            names = names + self.long_columns
+        names = self.column_names(parsed_args)
         return names, [row(self.shape(item), names) for item in items]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from osc_lib import exceptions
 
-from cyborg_lite.cli import client, common, firmware_images, progress, rollouts
+from cyborg_lite.cli import client, common, firmware_images, progress, rollouts, usage
 from cyborg_lite.firmware import states
 
 
@@ -37,7 +37,7 @@ class ShowHost(common.ResourceShow):
 
 
 class ListDevice(common.ResourceList):
-    """List accelerator devices."""
+    """List accelerator devices; ``--idle-for`` only those idle at least that long (2.6)."""
 
     path = "/devices"
     key = "devices"
@@ -48,6 +48,46 @@ class ListDevice(common.ResourceList):
         ("--vendor", "vendor", "Only devices of this PCI vendor id (e.g. 10de)"),
         ("--hostname", "hostname", "Only devices on this host"),
     )
+    usage_columns = ("utilization_percent", "idle_since", "allocated_to")
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        """The filters, and ``--idle-for``."""
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "--idle-for",
+            type=usage.parse_duration,
+            metavar="<duration>",
+            help="Only devices idle at least this long: seconds, or e.g. 90s, 30m, 1h, 2d "
+            "(needs microversion 2.6)",
+        )
+        return parser
+
+    def query(self, parsed_args: argparse.Namespace) -> dict[str, Any]:
+        """The filters, with ``idle_for`` in seconds."""
+        params = super().query(parsed_args)
+        if parsed_args.idle_for is not None:
+            params["idle_for"] = parsed_args.idle_for
+        return params
+
+    def shape(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The device with its usage's headline figures as columns of their own."""
+        found = item.get("usage") or {}
+        allocated = found.get("allocated_to") or {}
+        return {
+            **item,
+            "utilization_percent": found.get("utilization_percent"),
+            "idle_since": found.get("idle_since"),
+            "allocated_to": allocated.get("instance_uuid"),
+        }
+
+    def needs(self, parsed_args: argparse.Namespace) -> tuple[int, int]:
+        """2.6 with ``--idle-for``."""
+        return usage.V26 if parsed_args.idle_for is not None else self.minimum
+
+    def column_names(self, parsed_args: argparse.Namespace) -> tuple[str, ...]:
+        """With ``--idle-for``, the usage columns too."""
+        names = super().column_names(parsed_args)
+        return names + self.usage_columns if parsed_args.idle_for is not None else names
 
 
 class ShowDevice(common.ResourceShow):
