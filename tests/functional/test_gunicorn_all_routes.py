@@ -25,6 +25,7 @@ from cyborg_lite.api.resources import (
     metrics,
     openapi,
     rollouts,
+    usage,
     versions,
 )
 from cyborg_lite.db import models
@@ -35,6 +36,7 @@ from tests.functional.servers import call, running_api, sqlite_url
 pytestmark = pytest.mark.slow
 
 V24 = {"OpenStack-API-Version": "accelerator 2.4"}
+V26 = {"OpenStack-API-Version": "accelerator 2.6"}
 NOVA = {
     "X-Roles": "member",
     "X-Project-Id": "p1",
@@ -236,11 +238,33 @@ def test_every_other_route_over_real_http(tmp_path):
             headers=V24,
         )
         assert status == 204
+        status, series = req(
+            "/v2/devices/{uuid}/usage",
+            "GET",
+            f"/v2/devices/{ids['device_uuid']}/usage?resolution=3600",
+            headers=V26,
+        )
+        assert (status, series["resolution_seconds"], series["samples"]) == (200, 3600, [])
+        status, summary = req("/v2/usage", "GET", "/v2/usage", headers=V26)
+        assert status == 200
+        assert [(g["model"], g["devices"], g["idle"]) for g in summary["by_model"]] == [
+            ("NVIDIA H100 80GB HBM3", 1, 0)
+        ]
         status, scraped = req("/metrics", "GET", "/metrics")
         assert status == 200
         assert b"# TYPE" in scraped
+        assert b"# TYPE cyborg_lite_device_utilization_ratio gauge" in scraped
 
-    mine = (arqs, device_firmware, device_profiles, firmware_images, hosts, metrics, rollouts)
+    mine = (
+        arqs,
+        device_firmware,
+        device_profiles,
+        firmware_images,
+        hosts,
+        metrics,
+        rollouts,
+        usage,
+    )
     expected = {t for t, cls, _ in routes.ROUTES if any(cls.__module__ == m.__name__ for m in mine)}
     assert expected <= exercised
     # Together with test_gunicorn.py, which calls every route of the other modules, every
