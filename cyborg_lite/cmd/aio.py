@@ -92,6 +92,7 @@ class AllInOne:
         # Each simulated host is its own identity: a ConfigOpts of its own, from the same
         # files and arguments, with the host and its driver set.
         conf = cl_conf.make_conf(self._argv)
+        apply_demo_defaults(conf)
         conf.set_override("host", host)
         conf.set_override("enabled_drivers", [SIMULATED], group="agent")
         own_api(conf)

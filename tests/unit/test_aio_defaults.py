@@ -22,3 +22,11 @@ def test_a_config_file_wins_over_the_demo_defaults(tmp_path):
     aio.apply_demo_defaults(conf)
     assert conf.simulated.usage == ["nvidia-h100:10"]
     assert usage_conf.of(conf).allocated_idle_after == 60
+
+
+def test_each_simulated_hosts_own_configuration_has_them_too():
+    # Each simulated host's agent gets a ConfigOpts of its own, built again from the arguments.
+    conf = cl_conf.make_conf([], default_config_files=[])
+    host_conf = aio.AllInOne(conf, [])._agent_conf("sim-host-01")
+    assert host_conf.simulated.usage == ["nvidia-h100:85", "amd-mi300x:0"]
+    assert host_conf.host == "sim-host-01"
