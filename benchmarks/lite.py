@@ -53,6 +53,7 @@ class Lite:
         self.workers, self.threads = workers, threads
         self.procs: dict[str, procs.Proc] = {}
         self.agent_procs: list[procs.Proc] = []
+        self.extra_confs: list[Path] = []
         self._write_conf(DEVICE_MIX)
 
     def _write_conf(self, mix: str) -> None:
@@ -85,8 +86,20 @@ driver = noop
 """
         )
 
+    def add_config(self, name: str, text: str) -> Path:
+        """Write ``text`` to ``work/name`` and read it after the main file in every process
+        started from now on (a later file wins); writing the same name again replaces it."""
+        path = self.work / name
+        path.write_text(text)
+        if path not in self.extra_confs:
+            self.extra_confs.append(path)
+        return path
+
     def _args(self) -> list[str]:
-        return ["--config-file", str(self.conf)]
+        args = ["--config-file", str(self.conf)]
+        for path in self.extra_confs:
+            args += ["--config-file", str(path)]
+        return args
 
     def start(self) -> None:
         """Upgrade the schema, then start the conductor and the API."""
