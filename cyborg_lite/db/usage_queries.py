@@ -42,14 +42,31 @@ def _bound_pairs() -> sa.Select[Any]:
     )
 
 
-def _allocation() -> sa.Subquery:
-    """One Bound ARQ per device (its lowest id: the first bound), as a derived table."""
-    pairs = _bound_pairs().subquery()
+def _first_bound_id() -> Any:
+    """The id of the first Bound ARQ (the lowest) holding one of the listed device's attach
+    handles: a correlated scalar that walks the device's deployables and handles by their
+    indexes, once per listed device.
+
+    The state is compared through COALESCE so that no planner reads the ARQs by their state
+    index: SQLite, without statistics, started there and read every Bound ARQ of the fleet
+    for each device (a page of 1,000 at 10,000 devices took 2.5 s, now 17 ms)."""
+    ar, ah, dep = orm.aliased(AR), orm.aliased(AH), orm.aliased(DEP)
     return (
-        sa.select(pairs.c.device_id, sa.func.min(pairs.c.arq_id).label("arq_id"))
-        .group_by(pairs.c.device_id)
-        .subquery("allocation")
+        sa.select(sa.func.min(ar.id))
+        .select_from(dep)
+        .join(ah, ah.deployable_id == dep.id)
+        .join(ar, ar.attach_handle_id == ah.id)
+        .where(dep.device_id == D.id, sa.func.coalesce(ar.state, "") == states.BOUND)
+        .correlate(D)
+        .scalar_subquery()
     )
+
+
+def _first_bound(column: Any, name: str) -> Any:
+    """``column`` of that ARQ, by its primary key. Scalars in the select list, not joins:
+    a derived table grouped every Bound ARQ of the fleet for each page, and the scalar in a
+    JOIN's ON clause SQLite evaluated for every device and ARQ pair."""
+    return sa.select(column).where(AR.id == _first_bound_id()).scalar_subquery().label(name)
 
 
 # What a device's ``usage`` shows, in this order (``api/views/usage.py`` reads them so).
@@ -65,22 +82,17 @@ FIGURES = (
     DU.last_busy,
 )
 ALLOCATED = (
-    AR.uuid.label("arq_uuid"),
-    AR.instance_uuid.label("arq_instance_uuid"),
-    AR.project_id.label("arq_project_id"),
+    _first_bound(AR.uuid, "arq_uuid"),
+    _first_bound(AR.instance_uuid, "arq_instance_uuid"),
+    _first_bound(AR.project_id, "arq_project_id"),
 )
 USAGE_COLUMNS = (*FIGURES, *ALLOCATED)
 
 
 def with_usage(stmt: sa.Select[Any]) -> sa.Select[Any]:
-    """``stmt`` (a select from ``devices``) with ``USAGE_COLUMNS`` added by outer joins."""
-    alloc = _allocation()
-    return (
-        stmt.add_columns(*USAGE_COLUMNS)
-        .outerjoin(DU, DU.device_id == D.id)
-        .outerjoin(alloc, alloc.c.device_id == D.id)
-        .outerjoin(AR, AR.id == alloc.c.arq_id)
-    )
+    """``stmt`` (a select from ``devices``) with ``USAGE_COLUMNS``: ``device_usage`` by an
+    outer join, the ARQ by correlated scalars."""
+    return stmt.add_columns(*USAGE_COLUMNS).outerjoin(DU, DU.device_id == D.id)
 
 
 def idle_before(stmt: sa.Select[Any], before: dt.datetime) -> sa.Select[Any]:
@@ -100,8 +112,18 @@ def _owned_by(device_id: Any, project_id: str) -> sa.Exists:
 
 
 def owned(stmt: sa.Select[Any], project_id: str | None) -> sa.Select[Any]:
-    """Keep devices bound to one of ``project_id``'s ARQs; None keeps every device."""
-    return stmt if project_id is None else stmt.where(_owned_by(D.id, project_id))
+    """Keep devices bound to one of ``project_id``'s ARQs; None keeps every device. An IN
+    over the project's ARQs (their ``project_id`` index), not an EXISTS per device: SQLite
+    ran that for every row of the fleet."""
+    if project_id is None:
+        return stmt
+    held = (
+        sa.select(DEP.device_id)
+        .join(AH, AH.deployable_id == DEP.id)
+        .join(AR, AR.attach_handle_id == AH.id)
+        .where(AR.state == states.BOUND, AR.project_id == project_id)
+    )
+    return stmt.where(D.id.in_(held))
 
 
 def device_usage(session: orm.Session, device_id: int) -> sa.Row[Any] | None:
