@@ -15,7 +15,9 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Microsecond timestamps on MySQL too (its DATETIME drops fractions by default).
-DateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
+DateTime: sa.types.TypeEngine[dt.datetime] = sa.DateTime().with_variant(
+    mysql.DATETIME(fsp=6), "mysql"
+)
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -334,50 +336,22 @@ class RolloutJob(TimestampMixin, Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
-class DeviceUsage(Base):
-    """A device's latest usage figures and its idleness: one row per device, replaced by each
-    host summary (issue 16). Any figure its source cannot give is NULL, never 0."""
+# The usage and lending tables live in modules of their own; importing them here puts them on
+# Base.metadata wherever the models are loaded (alembic, the schema test), and keeps
+# ``models.<Name>`` working for every table.
+from cyborg_lite.db.models_lending import (  # noqa: E402
+    AcceleratorPool,
+    Loan,
+    PoolDevice,
+    PoolWindow,
+)
+from cyborg_lite.db.models_usage import DeviceUsage, UsageRollup  # noqa: E402
 
-    __tablename__ = "device_usage"
-
-    device_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
-    )
-    # The end of the interval the figures summarise.
-    sampled_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    utilization_percent: Mapped[float | None] = mapped_column(sa.Float)
-    memory_used_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
-    memory_total_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
-    power_watts: Mapped[float | None] = mapped_column(sa.Float)
-    temperature_celsius: Mapped[float | None] = mapped_column(sa.Float)
-    processes: Mapped[int | None] = mapped_column(sa.Integer)
-    # The end of the last interval in which the device was busy.
-    last_busy: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    # Since when it has been idle; NULL while busy or unknown. Indexed for ``idle_for``.
-    idle_since: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
-
-
-class UsageRollup(Base):
-    """One device's usage over one interval: an agent's summary (``resolution_seconds`` = its
-    report interval, kept ``[usage] retention_hours``) or an hourly rollup of those (3600, kept
-    ``[usage] history_days``). The key makes a summary sent twice (an agent's backlog after a
-    lost answer) land once."""
-
-    __tablename__ = "usage_rollups"
-    # Pruning deletes by (resolution, start) in small batches.
-    __table_args__ = (sa.Index("ix_usage_rollups_resolution_start", "resolution_seconds", "start"),)
-
-    device_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
-    )
-    resolution_seconds: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    start: Mapped[dt.datetime] = mapped_column(DateTime, primary_key=True)
-    samples: Mapped[int] = mapped_column(sa.Integer)
-    utilization_percent_mean: Mapped[float | None] = mapped_column(sa.Float)
-    utilization_percent_max: Mapped[float | None] = mapped_column(sa.Float)
-    memory_used_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
-    power_watts: Mapped[float | None] = mapped_column(sa.Float)
-    temperature_celsius: Mapped[float | None] = mapped_column(sa.Float)
-    processes: Mapped[int | None] = mapped_column(sa.Integer)
-    # Whether the device was busy at any time in the interval; NULL when unknown.
-    busy: Mapped[bool | None] = mapped_column(sa.Boolean)
+__all__ = [
+    "AcceleratorPool",
+    "DeviceUsage",
+    "Loan",
+    "PoolDevice",
+    "PoolWindow",
+    "UsageRollup",
+]
