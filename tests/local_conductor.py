@@ -52,3 +52,6 @@ class LocalConductor:
 
     def arqs_bound(self, ctx: Any, bound: dict[str, tuple[str, str]]) -> None:
         self._cast("arqs_bound", ctx, bound=bound)
+
+    def pool_changed(self, ctx: Any, pool_uuid: str) -> None:
+        self._cast("pool_changed", ctx, pool_uuid=pool_uuid)

@@ -58,6 +58,11 @@ class Services:
         """Tell the conductor binds finished, so it sends Nova their events."""
         self.tell_conductor("arqs_bound", ctx, bound)
 
+    def pool_changed(self, ctx: Any, pool_uuid: str) -> None:
+        """Tell the conductor a lending pool changed (its engine's own passes repair a lost
+        cast; SQL already holds the offers withdrawn and the loans reclaiming)."""
+        self.tell_conductor("pool_changed", ctx, pool_uuid)
+
     def wake_conductor(self, ctx: Any, rollout_uuid: str) -> None:
         """``rollout_changed``, for the responders that start a rollout themselves."""
         self.rollout_changed(ctx, rollout_uuid)

@@ -61,7 +61,7 @@ def _request_id(context: Any) -> str | None:
 class ConductorManager:
     """RPC endpoints of topic ``cyborg-lite-conductor``."""
 
-    target = oslo_messaging.Target(version="1.4")
+    target = oslo_messaging.Target(version="1.5")
 
     def __init__(
         self,
@@ -73,6 +73,7 @@ class ConductorManager:
         after_report: Callable[[str], None] | None = None,
         device_sync: DeviceSync | None = None,
         nova_client: NovaEvents | None = None,
+        lending: Callable[[str], None] | None = None,
     ) -> None:
         self._db = db
         self._notifier = notifier
@@ -84,6 +85,8 @@ class ConductorManager:
         # talks to both for the API, which talks to neither.
         self._device_sync = device_sync
         self._nova = nova_client
+        # The lending engine's hook: called with a pool's uuid when the API changed it.
+        self._lending = lending
 
     @oslo_messaging.expected_exceptions(exception.Invalid)  # type: ignore[untyped-decorator]
     def report_inventory(self, context: Any, report: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +150,13 @@ class ConductorManager:
         if self._nova is not None:
             events = nova.bound_events({arq: (v[0], v[1]) for arq, v in bound.items()})
             self._nova.send_events(events, request_id=_request_id(context))
+
+    def pool_changed(self, context: Any, pool_uuid: str) -> None:
+        """A lending pool changed (1.5): the lending engine, when this conductor runs one,
+        passes over it now; its own passes repair a lost cast."""
+        LOG.debug("Lending pool %s changed", pool_uuid)
+        if self._lending is not None:
+            self._lending(pool_uuid)
 
     def job_update(
         self,

@@ -35,6 +35,11 @@ API version history:
   devices SQL does not hold for the host>, "allocated": [stable ids of the host's devices
   bound to an ARQ]}``; a malformed report raises ``Invalid`` and stores nothing. An agent
   pinned below 1.4 sends no usage.
+* 1.5 - ``pool_changed(pool_uuid)`` (cast, from the API): a lending pool was created, changed,
+  deleted, had a window added or removed, or was reclaimed (its offers withdrawn and its
+  loans reclaiming, already in SQL); the conductor's lending engine passes over it now. A
+  lost cast is repaired by the engine's own passes; a conductor before 1.5 cannot take it,
+  so the API does not send it there (``version_cap``).
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ class ConductorAPI:
     """The conductor RPC client; a method per endpoint of ``conductor.manager``."""
 
     #: The newest version this client speaks.
-    RPC_API_VERSION = "1.4"
+    RPC_API_VERSION = "1.5"
 
     def __init__(
         self,
@@ -116,6 +121,14 @@ class ConductorAPI:
         """A bind finished: tell Nova, ``{arq uuid: (instance uuid, final state)}`` (1.3)."""
         cctxt = self.client.prepare(version="1.3")
         cctxt.cast(context, "arqs_bound", bound={k: list(v) for k, v in bound.items()})
+
+    def pool_changed(self, context: Any, pool_uuid: str) -> None:
+        """A lending pool changed: the lending engine passes over it now (1.5); nothing is
+        sent to a conductor pinned below 1.5."""
+        if not self.client.can_send_version("1.5"):
+            return
+        cctxt = self.client.prepare(version="1.5")
+        cctxt.cast(context, "pool_changed", pool_uuid=pool_uuid)
 
     def job_progress(self, context: Any, job_uuid: str, state: str) -> None:
         """A firmware job's progress (1.1's ``job_update`` as a cast): advisory, so nothing

@@ -25,3 +25,7 @@ class Conductor(Protocol):
     def arqs_bound(self, ctx: Any, bound: dict[str, tuple[str, str]]) -> None:
         """Binds finished, ``{arq uuid: (instance uuid, final state)}``: the conductor tells
         Nova."""
+
+    def pool_changed(self, ctx: Any, pool_uuid: str) -> None:
+        """A lending pool was created, changed, deleted or reclaimed: the lending engine
+        passes over it now (offers, traits, reclaims)."""
