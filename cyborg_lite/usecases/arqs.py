@@ -11,6 +11,15 @@ Program at bind: an ARQ whose profile group names ``accel:bitstream_id`` or
 ``accel:function_id`` claims its handle at once but stays ``BindStarted`` while its FPGA loads
 that bitstream (a one-device program rollout the conductor drives), unless the FPGA already
 runs it; the engine then ends it ``Bound`` or ``BindFailed`` (``finish_waiting``).
+
+Lending (issue 17): a device in a lending pool binds as before for an ARQ of the pool's
+owner project (whoever sends the bind: the ARQ's project decides). A borrower's ARQ may bind
+it only while it is offered and the pool lends to that project; the bind then opens a loan
+in the same transaction. Otherwise the ARQ ends ``BindFailed`` with the reason in its
+``error`` (``lending.offers.may_borrow``), so a stale scheduler view never lends what is not
+lent. Unbinding or deleting an ARQ closes its loan in the same transaction. A bind batch
+costs one indexed look-up more (``db.lending_devices.pooled_by_rp``), an unbind or delete
+batch one (the loans by ARQ uuid); devices outside every pool behave exactly as before.
 """
 
 from __future__ import annotations
@@ -26,11 +35,12 @@ from cyborg_lite.context import RequestContext
 from cyborg_lite.db import arqs as db_arqs
 from cyborg_lite.db import binding as db_binding
 from cyborg_lite.db import device_profiles as db_profiles
-from cyborg_lite.db import models
+from cyborg_lite.db import lending_devices, models
+from cyborg_lite.db import loans as db_loans
 from cyborg_lite.db import programming as db_programming
 from cyborg_lite.db.engine import Database
 from cyborg_lite.firmware import programming
-from cyborg_lite.usecases import ports, programs
+from cyborg_lite.usecases import loans, ports, programs
 
 
 class Arqs:
@@ -158,13 +168,15 @@ def allocate(session: orm.Session, arq_id: int, *, hold: bool = False) -> str:
 def fail_held(session: orm.Session, arq_id: int, reason: str) -> str:
     """End a ``BindStarted`` ARQ that holds a handle as ``BindFailed`` with ``reason``,
     freeing the handle."""
-    handle_id = db_binding.handle_of(session, arq_id)
+    held = db_binding.lock(session, arq_id)
     if not db_binding.transition(
         session, arq_id, states.BIND_FAILED, error=reason, attach_handle_id=None
     ):
         raise exception.ConcurrentUpdate()
-    if handle_id is not None:
-        db_binding.release_handle(session, handle_id)
+    if held.attach_handle_id is not None:
+        db_binding.release_handle(session, held.attach_handle_id)
+    # A borrower's program at bind opened its loan when it claimed the handle.
+    db_loans.close_for_arqs(session, [held.uuid])
     return states.BIND_FAILED
 
 
@@ -266,8 +278,19 @@ def bind(
         )
     for arq in found:
         start_bind(session, arq, targets[arq.uuid])
+    pooled = lending_devices.pooled_by_rp(session, [t.device_rp_uuid for t in targets.values()])
     out: dict[str, str] = {}
     for arq in found:
+        target = targets[arq.uuid]
+        # start_bind set the project when the target names one.
+        arq_project = target.project_id if target.project_id is not None else arq.project_id
+        lent = pooled.get(target.device_rp_uuid)
+        borrowing = lent is not None and arq_project != lent.owner_project_id
+        if lent is not None and borrowing:
+            refusal = loans.borrow_refusal(session, lent, arq_project)
+            if refusal is not None:
+                out[arq.uuid] = refuse(session, arq.id, refusal)
+                continue
         want = programming.wanted(db_binding.group_of(session, arq))
         if want is None:
             out[arq.uuid] = allocate(session, arq.id)
@@ -276,7 +299,16 @@ def bind(
             out[arq.uuid] = bind_with_program(
                 session, arq, want, started=started if started is not None else []
             )
+        if lent is not None and borrowing and out[arq.uuid] in db_loans.HOLDING:
+            loans.open_for_bind(session, lent, str(arq_project), arq.uuid, target.instance_uuid)
     return out
+
+
+def refuse(session: orm.Session, arq_id: int, reason: str) -> str:
+    """End a ``BindStarted`` ARQ that holds nothing as ``BindFailed`` with ``reason``."""
+    if not db_binding.transition(session, arq_id, states.BIND_FAILED, error=reason):
+        raise exception.ConcurrentUpdate()
+    return states.BIND_FAILED
 
 
 def unbind_one(session: orm.Session, arq_id: int) -> None:
@@ -313,6 +345,7 @@ def unbind(session: orm.Session, uuids: Sequence[str], *, project_id: str | None
         raise exception.NotFound(f"ExtArq not found with uuid={missing[0]}")
     for arq in found:
         unbind_one(session, arq.id)
+    db_loans.close_for_arqs(session, [arq.uuid for arq in found])
 
 
 def delete(
@@ -331,4 +364,5 @@ def delete(
         elif arq.attach_handle_id is not None:
             # Not unbindable (Deleting) yet holding a handle: free it all the same.
             db_binding.release_handle(session, arq.attach_handle_id)
+    db_loans.close_for_arqs(session, [arq.uuid for arq in arqs])
     db_arqs.delete_rows(session, [arq.id for arq in arqs])
