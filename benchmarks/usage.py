@@ -110,7 +110,7 @@ def host_reports(system: lite.Lite) -> int:
     return int(
         system.sql(
             "SELECT count(*) FROM (SELECT DISTINCT d.hostname, r.start FROM usage_rollups r "
-            "JOIN devices d ON d.id = r.device_id WHERE r.resolution_seconds < 3600)"
+            "JOIN devices d ON d.id = r.device_id WHERE r.resolution_seconds < 3600) AS hr"
         )[0][0]
     )
 
@@ -271,7 +271,7 @@ def _shape(system: lite.Lite, path: str) -> dict[str, Any]:
     shape: dict[str, Any] = {"status": resp.status, "bytes": len(resp.body)}
     if resp.status == 200 and resp.headers.get("content-type", "").startswith("application/json"):
         body = resp.json()
-        for key in ("devices", "points", "by_model", "by_host", "allocated_idle"):
+        for key in ("devices", "samples", "by_model", "by_host", "allocated_idle"):
             if isinstance(body.get(key), list):
                 shape[key] = len(body[key])
     elif resp.status == 200:
