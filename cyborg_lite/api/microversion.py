@@ -23,6 +23,8 @@ VERSIONS: list[tuple[int, int]] = [
     (2, 5),  # ARQs carry `error`: why a bind failed (e.g. its bitstream did not load).
     (2, 6),  # Accelerator usage: devices carry `usage`, `GET /v2/devices?idle_for=`,
     #          `GET /v2/devices/{uuid}/usage` (the series) and `GET /v2/usage` (the fleet).
+    (2, 7),  # Lending: accelerator pools with lending windows and reclaim, `GET /v2/loans`
+    #          and `GET /v2/loans/summary` (the account).
 ]
 
 MIN = VERSIONS[0]

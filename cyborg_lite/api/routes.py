@@ -17,8 +17,10 @@ from cyborg_lite.api.resources import (
     firmware_images,
     health,
     hosts,
+    loans,
     metrics,
     openapi,
+    pools,
     rollouts,
     usage,
     versions,
@@ -55,6 +57,16 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/v2/firmware_rollouts/{uuid}/action", rollouts.Rollouts, "action"),
     ("/v2/devices/{uuid}/usage", usage.DeviceUsage, None),
     ("/v2/usage", usage.Usage, None),
+    ("/v2/accelerator_pools", pools.Pools, None),
+    ("/v2/accelerator_pools/{uuid}", pools.Pools, "item"),
+    ("/v2/accelerator_pools/{uuid}/windows", pools.Pools, "windows"),
+    ("/v2/accelerator_pools/{uuid}/windows/{window_uuid}", pools.Pools, "window"),
+    ("/v2/accelerator_pools/{uuid}/action", pools.Pools, "action"),
+    ("/v2/loans", loans.Loans, None),
+    # Before the item: a literal segment is never taken for a uuid (falcon prefers literals
+    # anyway; the order says so to a reader).
+    ("/v2/loans/summary", loans.Loans, "summary"),
+    ("/v2/loans/{uuid}", loans.Loans, "item"),
 ]
 
 # (method, template) of the routes whose body is streamed rather than parsed as JSON: each has

@@ -165,7 +165,7 @@ def test_api_errors_reach_the_user(osc):
     assert f"ExtArq not found with uuid={missing} (HTTP 404)" in arqs.stderr
     assert "Value: 'not-a-uuid'" in arqs.stderr
     assert "2 of 2 accelerator requests failed to delete" in arqs.stderr
-    assert "The supported version range is: [2.0, 2.6]. (HTTP 406)" in unknown.stderr
+    assert "The supported version range is: [2.0, 2.7]. (HTTP 406)" in unknown.stderr
     assert "needs accelerator API microversion 2.4 or later; 2.3 was asked" in too_old.stderr
     assert "never targets every device by omission" in no_selector.stderr
 

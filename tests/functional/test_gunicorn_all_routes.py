@@ -22,8 +22,10 @@ from cyborg_lite.api.resources import (
     firmware_images,
     health,
     hosts,
+    loans,
     metrics,
     openapi,
+    pools,
     rollouts,
     usage,
     versions,
@@ -37,6 +39,7 @@ pytestmark = pytest.mark.slow
 
 V24 = {"OpenStack-API-Version": "accelerator 2.4"}
 V26 = {"OpenStack-API-Version": "accelerator 2.6"}
+V27 = {"OpenStack-API-Version": "accelerator 2.7"}
 NOVA = {
     "X-Roles": "member",
     "X-Project-Id": "p1",
@@ -250,10 +253,63 @@ def test_every_other_route_over_real_http(tmp_path):
         assert [(g["model"], g["devices"], g["idle"]) for g in summary["by_model"]] == [
             ("NVIDIA H100 80GB HBM3", 1, 0)
         ]
+        # Lending (2.7): a pool of the device, a window, a loan, reclaim and the account.
+        pools_t, item_t = "/v2/accelerator_pools", "/v2/accelerator_pools/{uuid}"
+        body = {"name": "lend", "owner_project_id": "p1", "selector": {"hosts": ["compute1"]}}
+        status, made_pool = req(pools_t, "POST", pools_t, body, headers=V27)
+        assert (status, made_pool["device_uuids"]) == (201, [ids["device_uuid"]])
+        item = f"{pools_t}/{made_pool['uuid']}"
+        status, listed_pools = req(pools_t, "GET", f"{pools_t}?name=lend", headers=V27)
+        assert [p["uuid"] for p in listed_pools["accelerator_pools"]] == [made_pool["uuid"]]
+        status, shown_pool = req(item_t, "GET", item, headers=V27)
+        assert (status, shown_pool["open_now"]) == (200, False)
+        status, patched = req(item_t, "PATCH", item, {"notice_seconds": 5}, headers=V27)
+        assert (status, patched["notice_seconds"]) == (200, 5)
+        window = {"days": ["mon"], "start": "19:00", "end": "07:00"}
+        status, made_window = req(f"{item_t}/windows", "POST", f"{item}/windows", window, V27)
+        assert status == 201
+        status, _ = req(
+            f"{item_t}/windows/{{window_uuid}}",
+            "DELETE",
+            f"{item}/windows/{made_window['uuid']}",
+            headers=V27,
+        )
+        assert status == 204
+        db = Database(sqlite_url(tmp_path))
+        with db.transaction() as s:
+            loan = models.Loan(
+                pool_uuid=made_pool["uuid"],
+                device_uuid=ids["device_uuid"],
+                owner_project_id="p1",
+                borrower_project_id="p2",
+                arq_uuid=str(uuid.uuid4()),
+                state="active",
+                started_at=models.utcnow(),
+                reclaim_attempts=0,
+            )
+            s.add(loan)
+            s.flush()
+            loan_uuid = loan.uuid
+        db.dispose()
+        status, reclaimed = req(
+            f"{item_t}/action", "POST", f"{item}/action", {"action": "reclaim"}, V27
+        )
+        assert (status, [x["uuid"] for x in reclaimed["loans"]]) == (202, [loan_uuid])
+        status, loans_page = req("/v2/loans", "GET", "/v2/loans?state=reclaiming", headers=V27)
+        assert [x["uuid"] for x in loans_page["loans"]] == [loan_uuid]
+        status, one = req("/v2/loans/{uuid}", "GET", f"/v2/loans/{loan_uuid}", headers=V27)
+        assert (status, one["state"]) == (200, "reclaiming")
+        status, account = req(
+            "/v2/loans/summary", "GET", "/v2/loans/summary?group_by=owner", headers=V27
+        )
+        assert (status, [g["key"] for g in account["groups"]]) == (200, ["p1"])
+        status, _ = req(item_t, "DELETE", item, headers=V27)
+        assert status == 409  # the loan is still open
         status, scraped = req("/metrics", "GET", "/metrics")
         assert status == 200
         assert b"# TYPE" in scraped
         assert b"# TYPE cyborg_lite_device_utilization_ratio gauge" in scraped
+        assert b'cyborg_lite_lent_device_seconds_total{owner_project_id="p1"' in scraped
 
     mine = (
         arqs,
@@ -261,7 +317,9 @@ def test_every_other_route_over_real_http(tmp_path):
         device_profiles,
         firmware_images,
         hosts,
+        loans,
         metrics,
+        pools,
         rollouts,
         usage,
     )

@@ -19,6 +19,7 @@ from cyborg_lite.api.policies import (
     devices,
     firmware_images,
     hosts,
+    lending,
     metrics,
     rollouts,
     usage,
@@ -37,6 +38,7 @@ _MODULES = [
     rollouts,
     metrics,
     usage,
+    lending,
 ]
 
 

@@ -137,3 +137,21 @@ def render_usage(
         for m, p, n in sorted(allocated_idle)
     ]
     return "\n".join(lines) + "\n"
+
+
+LENT_COUNTER = "cyborg_lite_lent_device_seconds_total"
+
+
+def render_lending(lent: list[Any]) -> str:
+    """The lending counter: device-seconds lent per owner and borrower project, ever
+    (``db.loans_metrics.lent_seconds``; an open loan counts until the scrape)."""
+    lines = [
+        f"# HELP {LENT_COUNTER} Device-seconds lent by an owner project to a borrower project.",
+        f"# TYPE {LENT_COUNTER} counter",
+    ]
+    lines += [
+        f'{LENT_COUNTER}{{owner_project_id="{_label(o)}",borrower_project_id="{_label(b)}"}} '
+        f"{_number(float(n))}"
+        for o, b, n in lent
+    ]
+    return "\n".join(lines) + "\n"
