@@ -19,8 +19,8 @@ from osc_lib import exceptions
 import cyborg_lite
 
 SERVICE_TYPE = "accelerator"
-# The newest microversion this client knows. cyborg-lite serves 2.0-2.6; Cyborg itself 2.0-2.3.
-LATEST = (2, 6)
+# The newest microversion this client knows. cyborg-lite serves 2.0-2.7; Cyborg itself 2.0-2.3.
+LATEST = (2, 7)
 # Rows asked for per request when a list is paged; the API's own [api] max_limit may lower it.
 PAGE_SIZE = 1000
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")

@@ -27,8 +27,8 @@ from cyborg_lite.cli import client, common
 API_NAME = common.API_NAME
 # Shared with OSC's in-tree accelerator module and python-cyborgclient: one option for all.
 API_VERSION_OPTION = "os_accelerator_api_version"
-API_VERSIONS = ("2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6")
-DEFAULT_API_VERSION = "2.6"
+API_VERSIONS = ("2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7")
+DEFAULT_API_VERSION = "2.7"
 _OPTION = "--os-accelerator-api-version"
 
 

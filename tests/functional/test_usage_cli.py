@@ -62,7 +62,7 @@ def test_usage_show_prints_the_fleet_summary(client, fleet):
     (names, values), sent = run(client, usage.ShowUsage)
     shown = {n: text(v) for n, v in zip(names, values, strict=True)}
     assert sent.sent[0][:2] == ("GET", "/v2/usage")
-    assert sent.sent[0][3] == "accelerator 2.6"
+    assert sent.sent[0][3] == "accelerator 2.7"
     assert shown["by_model"].splitlines() == [
         "NVIDIA H100 80GB HBM3: 3 devices, 1 busy, 1 idle, mean utilization 45.5%",
         "PAC N3000: 2 devices, 0 busy, 1 idle, mean utilization 0.0%",
@@ -99,7 +99,7 @@ def test_device_usage_passes_the_resolution_in_seconds(client, fleet):
 def test_device_list_idle_for_takes_a_duration(client, fleet):
     (names, rows), sent = run(client, inventory.ListDevice, "--idle-for", "1h")
     assert sent.sent[0][2]["idle_for"] == "3600"
-    assert sent.sent[0][3] == "accelerator 2.6"
+    assert sent.sent[0][3] == "accelerator 2.7"
     assert names[-3:] == ("utilization_percent", "idle_since", "allocated_to")
     assert [r[0] for r in rows] == [fleet["idle"]["device_uuid"]]
     assert rows[0][-2:] == (us.iso(fleet["three_h"]), fleet["idle"]["instance_uuid"])

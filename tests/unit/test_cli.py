@@ -193,7 +193,7 @@ def test_versions():
     with pytest.raises(exceptions.CommandError, match=r"needs accelerator API microversion 2\.4"):
         api.microversion((2, 4))
     api.version = None
-    assert api.microversion((2, 4)) == "2.6"
+    assert api.microversion((2, 4)) == "2.7"
 
 
 def test_option_is_added_once_whoever_adds_it_first():
@@ -270,7 +270,7 @@ def test_program_sends_the_patch_and_shows_the_deployable_on_200():
     _, _, body, headers = sent.sent[-1]
     assert sent.params[1] == {"name": "nlb-afu", "limit": client.PAGE_SIZE}  # images by name
     assert body == [{"path": "/program", "op": "replace", "value": [{"image_uuid": IMAGE}]}]
-    assert headers["OpenStack-API-Version"] == "accelerator 2.6"
+    assert headers["OpenStack-API-Version"] == "accelerator 2.7"
     assert dict(zip(names, values, strict=True)) == {
         "uuid": DEP,
         "name": "sim-host-01_intel-n6001-0",
@@ -295,7 +295,7 @@ def test_program_follows_the_job_after_202_until_it_succeeds(monkeypatch, capsys
     assert slept == [0.5, 0.5, 0.5]
     # The jobs list (2.4) is asked at the client's microversion, the newest it knows.
     assert {h["OpenStack-API-Version"] for m, u, _, h in sent.sent if u == JOBS} == {
-        "accelerator 2.6"
+        "accelerator 2.7"
     }
     err = capsys.readouterr()
     assert err.out == ""
