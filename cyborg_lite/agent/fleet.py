@@ -1,6 +1,6 @@
 """Many agents in one process (``cyborg-lite-agent --simulated-hosts N``): a few loop threads
 step them all and their jobs share one pool, so a process with a thousand hosts holds tens of
-threads, not thousands. Each agent (``manager.AgentService``) keeps its own identity, RPC
+threads, not thousands. Each agent (``service.AgentService``) keeps its own identity, RPC
 server, journal and limits.
 """
 
@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cyborg_lite.agent.manager import AgentService
+    from cyborg_lite.agent.service import AgentService
 
 
 class _Loop:

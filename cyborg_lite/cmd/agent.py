@@ -26,7 +26,7 @@ from cyborg_lite import conf as cl_conf
 from cyborg_lite import rpc
 from cyborg_lite.agent import discovery
 from cyborg_lite.agent import fleet as fleet_mod
-from cyborg_lite.agent import manager as agent_manager
+from cyborg_lite.agent import service as agent_service
 from cyborg_lite.agent import usage as agent_usage
 from cyborg_lite.cmd import serve
 from cyborg_lite.conf import default
@@ -241,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if conf.simulated_hosts:
         agents = [fleet(conf, args, transport)]
     else:
-        agents = [agent_manager.create_service(conf, transport)]
+        agents = [agent_service.create_service(conf, transport)]
     serve.run_until_signalled(agents, "cyborg-lite-agent")
 
 
@@ -255,7 +255,7 @@ def fleet(conf: cfg.ConfigOpts, argv: Sequence[str], transport: Any) -> fleet_mo
         one = cl_conf.make_conf(argv, extra_cli_opts=cli_opts())
         one.set_override("host", f"{conf.host}-{i:04d}")
         one.set_override("enabled_drivers", ["simulated"], group="agent")
-        agent_manager.create_service(one, transport, fleet=group)
+        agent_service.create_service(one, transport, fleet=group)
     return group
 
 

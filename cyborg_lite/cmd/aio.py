@@ -20,7 +20,7 @@ from oslo_log import log as logging
 from cyborg_lite import conf as cl_conf
 from cyborg_lite import rpc
 from cyborg_lite.agent import discovery
-from cyborg_lite.agent import manager as agent_manager
+from cyborg_lite.agent import service as agent_service
 from cyborg_lite.cmd import api as api_cmd
 from cyborg_lite.cmd import serve
 from cyborg_lite.conductor import rpcapi
@@ -104,11 +104,11 @@ class AllInOne:
         notifier = rpc.get_notifier(self._conf, None, f"cyborg-lite-conductor.{self._conf.host}")
         self.services.append(ConductorService(self._conf, db, transport, notifier))
         for host in simulated_host_names(self._conf):
-            self.services.append(agent_manager.create_service(self._agent_conf(host), transport))
+            self.services.append(agent_service.create_service(self._agent_conf(host), transport))
         own_api(self._conf)
         if self._conf.aio.local_agent:
             names = loadable_drivers(self._conf.agent.enabled_drivers)
-            self.services.append(agent_manager.create_service(self._conf, transport, names))
+            self.services.append(agent_service.create_service(self._conf, transport, names))
         for service in self.services:
             service.start()
         return transport

@@ -12,8 +12,8 @@ from keystoneauth1 import session as ks_session
 
 from cyborg_lite import rpc
 from cyborg_lite.agent import images
-from cyborg_lite.agent import manager as agent_manager
 from cyborg_lite.agent import rpcapi as agent_rpcapi
+from cyborg_lite.agent import service as agent_service
 from cyborg_lite.agent.manager import AgentManager
 from cyborg_lite.drivers.simulated import SimulatedDriver
 from tests import personas
@@ -123,7 +123,7 @@ def test_jobs_over_the_bus_and_results_after_a_conductor_outage(tmp_path):
     driver = SimulatedDriver(conf)
     with ImageServer().running() as server:
         source = images.ImageSource(server.url, str(tmp_path / "dl"), ks_session.Session())
-        agent = agent_manager.AgentService(
+        agent = agent_service.AgentService(
             conf, transport, conductor, [driver], image_source=source
         )
         agent.start()

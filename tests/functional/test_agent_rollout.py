@@ -15,7 +15,7 @@ from keystoneauth1 import session as ks_session
 
 from cyborg_lite import rpc
 from cyborg_lite.agent import images
-from cyborg_lite.agent import manager as agent_manager
+from cyborg_lite.agent import service as agent_service
 from cyborg_lite.conductor import rpcapi
 from cyborg_lite.conductor.service import ConductorService
 from cyborg_lite.db import migration, models
@@ -78,7 +78,7 @@ def fleet(db, tmp_path):
         aconf.set_override("heartbeat_interval", 0.2, group="agent")
         source = images.ImageSource(server.url, str(tmp_path / host / "dl"), ks_session.Session())
         driver = SimulatedDriver(aconf)
-        agent = agent_manager.AgentService(
+        agent = agent_service.AgentService(
             aconf,
             transport,
             rpcapi.ConductorAPI(transport, timeout=10),

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from cyborg_lite import rpc
 from cyborg_lite.agent import manager as agent_manager
 from cyborg_lite.agent import rpcapi as agent_rpcapi
+from cyborg_lite.agent import service as agent_service
 from cyborg_lite.conductor import rpcapi as conductor_rpcapi
 from cyborg_lite.conductor.service import ConductorService
 from cyborg_lite.db import migration, models
@@ -91,8 +92,8 @@ def test_agents_report_refresh_and_liveness(bus, tmp_path):
     conf_a, conf_b = agent_conf(tmp_path, "host-a"), agent_conf(tmp_path, "host-b")
     fake = FakeDriver(conf_a, [gpu("a-1")])
     conductor_api = conductor_rpcapi.ConductorAPI(transport, timeout=10)
-    agent_a = agent_manager.AgentService(conf_a, transport, conductor_api, [fake])
-    agent_b = agent_manager.AgentService(
+    agent_a = agent_service.AgentService(conf_a, transport, conductor_api, [fake])
+    agent_b = agent_service.AgentService(
         conf_b, transport, conductor_api, [SimulatedDriver(conf_b)]
     )
     for agent in (agent_a, agent_b):

@@ -8,7 +8,7 @@ import threading
 import sqlalchemy as sa
 
 from cyborg_lite import rpc
-from cyborg_lite.agent import manager as agent_manager
+from cyborg_lite.agent import service as agent_service
 from cyborg_lite.conductor import rpcapi as conductor_rpcapi
 from cyborg_lite.conductor.service import ConductorService
 from cyborg_lite.db import migration, models
@@ -104,7 +104,7 @@ def test_an_agents_usage_reaches_sql_and_the_bound_devices_come_back(tmp_path):
     aconf.set_override("usage_report_interval", 1, group="agent")
     aconf.set_override("heartbeat_interval", 0.5, group="agent")
     driver = Busy(aconf, [gpu("a", 0), gpu("b", 1)])
-    agent = agent_manager.AgentService(
+    agent = agent_service.AgentService(
         aconf, transport, conductor_rpcapi.ConductorAPI(transport, timeout=10), [driver]
     )
     agent.start()

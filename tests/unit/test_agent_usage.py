@@ -11,7 +11,7 @@ import oslo_messaging
 import pytest
 
 from cyborg_lite import exception
-from cyborg_lite.agent import manager as agent_manager
+from cyborg_lite.agent import service as agent_service
 from cyborg_lite.agent import usage
 from cyborg_lite.drivers import base
 from cyborg_lite.usage.summary import DeviceSummary
@@ -265,7 +265,7 @@ class OldFull(OldConductor, Jobs):
 
 def service(conf, conductor, driver):
     transport = oslo_messaging.get_rpc_transport(conf, url="fake:/")
-    return agent_manager.AgentService(conf, transport, conductor, [driver])
+    return agent_service.AgentService(conf, transport, conductor, [driver])
 
 
 def test_the_agent_samples_what_it_discovered_and_wakes_for_it(conf):
