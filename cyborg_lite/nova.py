@@ -1,4 +1,5 @@
-"""Telling Nova a bind finished: ``POST /os-server-external-events`` (contract §10.3).
+"""Telling Nova a bind finished: ``POST /os-server-external-events`` (contract §10.3), and
+the lending engine's reclaim actions on a borrower's server (issue 17).
 
 One ``accelerator-request-bound`` event per ARQ of a bind batch, status ``completed`` for a
 bound ARQ and ``failed`` otherwise, tag = the ARQ uuid, at compute microversion 2.82. Nova
@@ -25,6 +26,16 @@ MICROVERSION = "2.82"  # the first compute version that knows accelerator-reques
 EVENT_NAME = "accelerator-request-bound"
 GROUP = "nova"
 ACCEPTED = (200, 207)
+# A pool's on_reclaim actions that Nova carries out: the body of POST /servers/{id}/action,
+# or None for DELETE /servers/{id}. ``notify`` is not here: it makes no Nova call.
+SERVER_ACTIONS: dict[str, dict[str, None] | None] = {
+    "stop": {"os-stop": None},
+    "shelve": {"shelve": None},
+    "delete": None,
+}
+# Nova answers an accepted action with 202 (stop, shelve) or 204 (delete); 404 on a delete
+# means the server is gone already, which is what was asked.
+_ACTION_OK = (202, 204)
 
 
 def bound_events(bound: Mapping[str, tuple[str, str]]) -> list[dict[str, str]]:
@@ -83,3 +94,38 @@ class NovaClient:
         if resp.status_code == 207:
             LOG.info("Nova took the events partly (207): %s", resp.text[:500])
         return True
+
+    def server_action(self, instance_uuid: str, action: str) -> bool:
+        """Run a reclaim ``action`` (``SERVER_ACTIONS``: stop, shelve, delete) on the server
+        ``instance_uuid``; True when Nova accepted it. Never raises: a failure is logged and
+        False, and the lending engine records it and retries on a later pass."""
+        if action not in SERVER_ACTIONS:
+            LOG.warning("Unknown reclaim action %r for server %s", action, instance_uuid)
+            return False
+        body = SERVER_ACTIONS[action]
+        try:
+            if body is None:
+                resp = self._adapter.delete(
+                    f"/servers/{instance_uuid}", raise_exc=False, microversion=MICROVERSION
+                )
+            else:
+                resp = self._adapter.post(
+                    f"/servers/{instance_uuid}/action",
+                    json=body,
+                    raise_exc=False,
+                    microversion=MICROVERSION,
+                )
+        except ks_exc.ClientException as err:
+            LOG.warning("Could not %s server %s through Nova: %s", action, instance_uuid, err)
+            return False
+        if resp.status_code in _ACTION_OK or (body is None and resp.status_code == 404):
+            LOG.info("Nova accepted %s of server %s (reclaim)", action, instance_uuid)
+            return True
+        LOG.warning(
+            "Nova refused %s of server %s: HTTP %s %s",
+            action,
+            instance_uuid,
+            resp.status_code,
+            resp.text[:200],
+        )
+        return False

@@ -3,7 +3,8 @@
 The conductor owns these clients; the API talks to neither (it casts to the conductor). Typed
 as Protocols rather than as the concrete clients so that a test may hand in a recording one,
 and so that what the conductor relies on is written down: one device's providers brought in
-line with SQL, and Nova told that binds finished.
+line with SQL, Nova told that binds finished, and a borrower's server stopped, shelved or
+deleted when a loan's notice ends (the lending engine).
 """
 
 from __future__ import annotations
@@ -28,3 +29,11 @@ class NovaEvents(Protocol):
     ) -> bool:
         """POST ``accelerator-request-bound`` events; True when Nova took them. Never raises:
         the binds are committed, and Nova times out and reschedules if an event is lost."""
+
+
+class NovaServers(Protocol):
+    """Nova's server actions, for the lending engine's reclaim (``nova.NovaClient``)."""
+
+    def server_action(self, instance_uuid: str, action: str) -> bool:
+        """``stop``, ``shelve`` or ``delete`` the server; True when Nova accepted it. Never
+        raises: the engine records a failure on the loan and retries on a later pass."""

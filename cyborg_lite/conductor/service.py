@@ -1,6 +1,6 @@
-"""The conductor service: its RPC server, the periodic liveness check, the usage housekeeping
-and the rollout runner, started and stopped together. ``cmd/conductor.py`` runs one per
-process; the all-in-one runs one in its worker."""
+"""The conductor service: its RPC server, the periodic liveness check, the usage housekeeping,
+the rollout runner and the lending runner, started and stopped together.
+``cmd/conductor.py`` runs one per process; the all-in-one runs one in its worker."""
 
 from __future__ import annotations
 
@@ -20,11 +20,14 @@ from cyborg_lite import nova, rpc
 from cyborg_lite.agent import rpcapi as agent_rpcapi
 from cyborg_lite.conductor import inventory, manager, usage
 from cyborg_lite.conductor.agents import BusAgents
-from cyborg_lite.conductor.ports import NovaEvents
+from cyborg_lite.conductor.lending import LendingEngine
+from cyborg_lite.conductor.lending_runner import LendingRunner
+from cyborg_lite.conductor.ports import DeviceSync, NovaEvents, NovaServers
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_io import NoScheduling, Scheduling, Settings
 from cyborg_lite.conductor.rollout_runner import RolloutRunner
 from cyborg_lite.conductor.rollout_watch import Watchdog
+from cyborg_lite.conf import lending as lending_conf
 from cyborg_lite.conf import usage as usage_conf
 from cyborg_lite.db.engine import Database
 from cyborg_lite.inventory.changes import Event
@@ -88,6 +91,27 @@ def build_rollouts(
     return RolloutMachinery(engine, watchdog, runner)
 
 
+def build_lending(
+    conf: cfg.ConfigOpts,
+    db: Database,
+    notifier: oslo_messaging.Notifier | None,
+    *,
+    device_sync: DeviceSync | None = None,
+    nova_client: NovaServers | None = None,
+) -> LendingRunner:
+    """The lending engine and its runner thread for this conductor: reclaim notices through
+    ``notifier``, offers synced to Placement, reclaim actions through Nova."""
+    sweep = float(conf[lending_conf.GROUP.name].sweep_seconds)
+    engine = LendingEngine(
+        db,
+        emit=lambda events: manager.notify(notifier, events),
+        device_sync=device_sync,
+        nova=nova_client,
+        retry_seconds=sweep,
+    )
+    return LendingRunner(engine, sweep_seconds=sweep)
+
+
 class ConductorService:
     """RPC server on ``cyborg-lite-conductor`` plus a thread marking silent hosts down and
     one rolling up and pruning usage."""
@@ -118,6 +142,7 @@ class ConductorService:
         self.rollouts = build_rollouts(
             conf, db, transport, notifier, scheduling=self.scheduling, nova_client=nova_client
         )
+        self.lending = build_lending(conf, db, notifier, device_sync=sync, nova_client=nova_client)
         self.manager = manager.ConductorManager(
             db,
             notifier,
@@ -126,6 +151,7 @@ class ConductorService:
             after_report=self.placement.request if self.placement is not None else None,
             device_sync=sync,
             nova_client=nova_client,
+            lending=self.lending.notify,
         )
         self._server = rpc.get_server(transport, rpc.CONDUCTOR_TOPIC, conf.host, [self.manager])
         self._stop = threading.Event()
@@ -147,6 +173,7 @@ class ConductorService:
         )
         self._usage_thread.start()
         self.rollouts.runner.start()
+        self.lending.start()
         LOG.info("Conductor serving topic %s as %s", rpc.CONDUCTOR_TOPIC, self._conf.host)
 
     def check_liveness(self) -> list[Event]:
@@ -182,6 +209,7 @@ class ConductorService:
         """Stop the loops and the RPC server, waiting for in-flight calls to finish."""
         self._stop.set()
         self.rollouts.runner.stop()
+        self.lending.stop()
         self._server.stop()
         self._server.wait()
         if self.placement is not None:

@@ -23,6 +23,7 @@ from cyborg_lite.conf import (
     default,
     drivers,
     firmware,
+    lending,
     messaging,
     nova,
     placement,
@@ -46,6 +47,7 @@ _REGISTRARS: list[Callable[[cfg.ConfigOpts], None]] = [
     placement.register,
     nova.register,
     usage.register,
+    lending.register,
 ]
 
 

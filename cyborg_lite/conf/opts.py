@@ -17,6 +17,7 @@ from cyborg_lite.conf import (
     default,
     drivers,
     firmware,
+    lending,
     nova,
     placement,
     simulated,
@@ -42,6 +43,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup | None, Sequence[cfg.Opt]]]:
         (placement.GROUP, placement.list_opts()),
         (nova.GROUP, nova.list_opts()),
         (usage.GROUP, usage.OPTS),
+        (lending.GROUP, lending.OPTS),
     ]
 
 

@@ -19,6 +19,7 @@ from cyborg_lite.arqs import states
 from cyborg_lite.db import models
 from cyborg_lite.lending import loans as lending_loans
 from cyborg_lite.lending import offers
+from cyborg_lite.lending import pools as lending_pools
 
 AP, PD, D = models.AcceleratorPool, models.PoolDevice, models.Device
 DEP, AH, AR = models.Deployable, models.AttachHandle, models.AcceleratorRequest
@@ -144,6 +145,26 @@ def clear_offers(
     """Withdraw the offer of the pool's devices among ``device_uuids`` (all: None) at once;
     returns the uuids that were offered."""
     return _changed(session, pool_id, False, device_uuids, None)
+
+
+def offered_traits(
+    session: orm.Session, *, hostname: str | None = None, device_uuid: str | None = None
+) -> dict[str, tuple[str, ...]]:
+    """The lending traits of the offered devices of ``hostname`` (or the one device
+    ``device_uuid``): ``{device uuid: (CUSTOM_CYBORG_LENDABLE, the pool's trait)}``, in one
+    query. They are computed, never stored as attributes: an agent's report reconciles a
+    deployable's attributes and would remove them."""
+    stmt = (
+        sa.select(D.uuid, AP.trait)
+        .join(PD, PD.device_id == D.id)
+        .join(AP, AP.id == PD.pool_id)
+        .where(PD.offered.is_(True))
+    )
+    if hostname is not None:
+        stmt = stmt.where(D.hostname == hostname)
+    if device_uuid is not None:
+        stmt = stmt.where(D.uuid == device_uuid)
+    return {uuid: (lending_pools.LENDABLE_TRAIT, trait) for uuid, trait in session.execute(stmt)}
 
 
 class Pooled(NamedTuple):

@@ -306,3 +306,74 @@ def energy(
         if covered_from <= started_at:
             break
     return lending_loans.energy_kwh(pairs)
+
+
+class Reclaiming(NamedTuple):
+    """A reclaiming loan as the engine announces and acts on it."""
+
+    uuid: str
+    device_uuid: str
+    instance_uuid: str | None
+    borrower_project_id: str
+    reclaim_deadline: dt.datetime | None
+    reclaim_acted_at: dt.datetime | None
+    reclaim_attempts: int
+    reclaim_error: str | None
+
+
+def reclaiming(session: orm.Session, pool_uuid: str) -> list[Reclaiming]:
+    """The pool's reclaiming loans, by uuid, in one query."""
+    rows = session.execute(
+        sa.select(
+            L.uuid,
+            L.device_uuid,
+            L.instance_uuid,
+            L.borrower_project_id,
+            L.reclaim_deadline,
+            L.reclaim_acted_at,
+            L.reclaim_attempts,
+            L.reclaim_error,
+        )
+        .where(L.pool_uuid == pool_uuid, L.state == lending_loans.RECLAIMING)
+        .order_by(L.uuid)
+    )
+    return [Reclaiming(*row) for row in rows]
+
+
+# What a claimed action's error reads until its outcome is recorded: a conductor that dies
+# during the Nova call leaves it, so the action counts as failed and is retried.
+ACTION_PENDING = "pending: the on_reclaim action was started and its outcome not recorded"
+
+
+def claim_action(session: orm.Session, loan_uuid: str, *, attempts: int, now: dt.datetime) -> bool:
+    """Claim the next on_reclaim attempt of a reclaiming loan, seen with ``attempts`` so
+    far: one conditional update (of two conductors one wins); False when another claimed it
+    or the loan is no longer reclaiming."""
+    result = session.execute(
+        sa.update(L)
+        .where(
+            L.uuid == loan_uuid,
+            L.state == lending_loans.RECLAIMING,
+            L.reclaim_attempts == attempts,
+        )
+        .values(
+            reclaim_acted_at=now,
+            reclaim_attempts=attempts + 1,
+            reclaim_error=ACTION_PENDING,
+            updated_at=models.utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def record_action(session: orm.Session, loan_uuid: str, *, attempt: int, error: str | None) -> bool:
+    """Record the outcome of the loan's claimed attempt number ``attempt`` (None: it
+    succeeded); False when a later attempt was claimed meanwhile."""
+    result = session.execute(
+        sa.update(L)
+        .where(L.uuid == loan_uuid, L.reclaim_attempts == attempt)
+        .values(reclaim_error=error, updated_at=models.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -12,6 +12,11 @@ generation and wanted state are what this process last wrote costs nothing), and
 ``OWNER_CYBORG`` providers no deployable wants any more; one that allocations still hold is
 kept, with ``reserved = total`` so nothing new lands on it, and retried on every sync.
 
+A device a lending pool offers (``pool_devices.offered``, issue 17) has its providers carry
+``CUSTOM_CYBORG_LENDABLE`` and the pool's trait as well: computed from SQL on each sync (one
+query more per host), never stored as attributes, so withdrawing the offer and syncing the
+device takes them off.
+
 ``drain``/``restore`` implement the rollout engine's ``Scheduling``.
 """
 
@@ -25,6 +30,7 @@ from typing import Any
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from cyborg_lite.db import lending_devices
 from cyborg_lite.db import providers as db_providers
 from cyborg_lite.db.engine import Database
 from cyborg_lite.placement import model
@@ -49,6 +55,19 @@ class HostResult:
     def complete(self) -> bool:
         """True when Placement now matches SQL for this host."""
         return self.root is not None and not self.failed and not self.kept
+
+
+def specs(
+    states: Iterable[db_providers.DeployableState], lending: dict[str, tuple[str, ...]]
+) -> list[model.ProviderSpec]:
+    """The providers ``states`` should have, the lending traits of offered devices
+    (``lending``: device uuid to traits, ``lending_devices.offered_traits``) added."""
+    out = []
+    for state in states:
+        spec = model.spec(state)
+        extra = lending.get(state.device_uuid, ())
+        out.append(dataclasses.replace(spec, traits=spec.traits | set(extra)) if extra else spec)
+    return out
 
 
 def _reserve_all(inventories: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -88,7 +107,10 @@ class ProviderSync:
         """Bring ``hostname``'s providers in line with SQL; never raises for Placement."""
         result = HostResult(hostname)
         with self._db.transaction() as session:
-            specs = [model.spec(s) for s in db_providers.of_host(session, hostname)]
+            wanted = specs(
+                db_providers.of_host(session, hostname),
+                lending_devices.offered_traits(session, hostname=hostname),
+            )
         try:
             root = self._root(hostname, request_id)
             if root is None:
@@ -100,11 +122,11 @@ class ProviderSync:
             LOG.warning("Placement sync of host %s failed: %s; retried later", hostname, err)
             result.failed.append(hostname)
             return result
-        for spec in specs:
+        for spec in wanted:
             self._sync_one(spec, root.uuid, tree.get(spec.uuid), result, request_id)
-        wanted = {s.uuid for s in specs}
+        kept = {s.uuid for s in wanted}
         for provider in owned:
-            if provider.uuid not in wanted and provider.uuid != root.uuid:
+            if provider.uuid not in kept and provider.uuid != root.uuid:
                 self._remove(provider, result, request_id)
         LOG.debug("Placement sync of %s: %s", hostname, result)
         return result
@@ -199,9 +221,12 @@ class ProviderSync:
         """Write one device's providers from SQL (after enable/disable, or a restore); a
         provider not created yet is left to the host sync. False when Placement failed."""
         with self._db.transaction() as session:
-            states = db_providers.of_device(session, device_uuid)
+            found = specs(
+                db_providers.of_device(session, device_uuid),
+                lending_devices.offered_traits(session, device_uuid=device_uuid),
+            )
         ok = True
-        for spec in (model.spec(s) for s in states):
+        for spec in found:
             try:
                 self._write(spec, request_id)
             except PlacementError as err:

@@ -19,6 +19,21 @@ def attributes_list(pairs: list[tuple[str, str]]) -> str:
     return json.dumps([{key: value} for key, value in pairs])
 
 
+def with_traits(pairs: list[tuple[str, str]], traits: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``pairs`` with ``traits`` appended as further ``traitN`` entries (numbered after the
+    highest ``traitN`` already there), skipping any the attributes carry already: how an
+    offered device shows its lending traits."""
+    have = {v for k, v in pairs if k.startswith("trait")}
+    numbers = [int(k[5:]) for k, _ in pairs if k.startswith("trait") and k[5:].isdigit()]
+    following = max(numbers, default=-1) + 1
+    extra = []
+    for trait in traits:
+        if trait not in have:
+            extra.append((f"trait{following}", trait))
+            following += 1
+    return [*pairs, *extra]
+
+
 def serialize(found: db_deployables.WithAttributes, base: str) -> dict[str, Any]:
     """A deployable as Cyborg shows it, with its self and bookmark links."""
     dep = found.deployable
@@ -29,7 +44,7 @@ def serialize(found: db_deployables.WithAttributes, base: str) -> dict[str, Any]
         "device_id": dep.device_id,
         "parent_id": dep.parent_id,
         "root_id": dep.root_id,
-        "attributes_list": attributes_list(found.attributes),
+        "attributes_list": attributes_list(with_traits(found.attributes, found.lending_traits)),
         "rp_uuid": dep.rp_uuid,
         "driver_name": dep.driver_name,
         "bitstream_id": dep.bitstream_id,
