@@ -33,8 +33,11 @@ from tests.functional.servers import call, running_api, sqlite_url
 
 pytestmark = pytest.mark.slow
 
-V24 = {"OpenStack-API-Version": "accelerator 2.4"}
+# The newest microversion: every route of the matrix exists there (firmware 2.4, usage 2.6,
+# lending 2.7), and policy decides the same at every version.
+VERSION = {"OpenStack-API-Version": "accelerator 2.7"}
 PROFILE = "ks-gpu"
+POOLS = "/v2/accelerator_pools"
 
 # Who each rule lets in, from the contract's policy table (section 9.2) and the firmware
 # rules' documentation: admin implies manager, member and reader; the service role implies
@@ -42,7 +45,8 @@ PROFILE = "ks-gpu"
 ADMINS = {ks.ADMIN, ks.ADMIN_B}
 MANAGERS = ADMINS | {ks.MANAGER}
 READERS = MANAGERS | {ks.MEMBER, ks.READER, ks.MEMBER_B}
-MEMBERS_OR_SERVICE = MANAGERS | {ks.MEMBER, ks.MEMBER_B, ks.NOVA}
+MEMBERS = MANAGERS | {ks.MEMBER, ks.MEMBER_B}
+MEMBERS_OR_SERVICE = MEMBERS | {ks.NOVA}
 ADMINS_OR_SERVICE = ADMINS | {ks.NOVA}
 CALLERS = (ks.SYSTEM_ADMIN, ks.ADMIN, ks.MANAGER, ks.MEMBER, ks.READER, ks.MEMBER_B, ks.NOVA)
 
@@ -92,7 +96,7 @@ def send(
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     """One request through a keystoneauth1 session; status and parsed body."""
-    kwargs: dict[str, Any] = {"headers": {**V24, **(headers or {})}, "raise_exc": False}
+    kwargs: dict[str, Any] = {"headers": {**VERSION, **(headers or {})}, "raise_exc": False}
     if body is not None:
         kwargs["json"] = body
     resp = session.request(url, method, **kwargs)
@@ -237,6 +241,31 @@ def matrix(ids: dict[str, Any]) -> list[tuple[str, str, Any, str, set[ks.Persona
             "cyborg:firmware_rollout:action",
             ADMINS,
         ),
+        ("GET", "/v2/usage", None, "cyborg:usage:get_summary", READERS),
+        ("GET", f"/v2/devices/{dev}/usage", None, "cyborg:usage:get_device", READERS),
+        ("POST", POOLS, {}, "cyborg:accelerator_pool:create", MEMBERS),
+        ("GET", POOLS, None, "cyborg:accelerator_pool:get_all", READERS),
+        ("GET", f"{POOLS}/{nobody}", None, "cyborg:accelerator_pool:get_one", READERS),
+        ("PATCH", f"{POOLS}/{nobody}", {}, "cyborg:accelerator_pool:update", MEMBERS),
+        ("DELETE", f"{POOLS}/{nobody}", None, "cyborg:accelerator_pool:delete", MEMBERS),
+        ("POST", f"{POOLS}/{nobody}/windows", {}, "cyborg:accelerator_pool:add_window", MEMBERS),
+        (
+            "DELETE",
+            f"{POOLS}/{nobody}/windows/{random_uuid()}",
+            None,
+            "cyborg:accelerator_pool:remove_window",
+            MEMBERS,
+        ),
+        (
+            "POST",
+            f"{POOLS}/{nobody}/action",
+            {"action": "reclaim"},
+            "cyborg:accelerator_pool:reclaim",
+            MEMBERS,
+        ),
+        ("GET", "/v2/loans", None, "cyborg:loan:get_all", READERS),
+        ("GET", f"/v2/loans/{nobody}", None, "cyborg:loan:get_one", READERS),
+        ("GET", "/v2/loans/summary", None, "cyborg:loan:get_summary", READERS),
     ]
 
 
@@ -247,7 +276,7 @@ def test_policy_matrix_with_real_tokens(api: Api) -> None:
             if isinstance(body, bytes):
                 session = api.keystone.session(persona)
                 resp = session.request(
-                    api.base + path, method, data=body, headers=V24, raise_exc=False
+                    api.base + path, method, data=body, headers=VERSION, raise_exc=False
                 )
                 status, parsed = resp.status_code, resp.json() if resp.content else None
             else:
@@ -423,7 +452,7 @@ def test_audit_names_the_real_keystone_user_and_project(api: Api) -> None:
         f"{api.base}/v2/firmware_images/{image['uuid']}/file",
         "PUT",
         data=data,
-        headers={**V24, "Content-Type": "application/octet-stream"},
+        headers={**VERSION, "Content-Type": "application/octet-stream"},
         raise_exc=False,
     )
     assert resp.status_code == 200, resp.text
