@@ -56,6 +56,7 @@ def device_facts(session: orm.Session, pool_id: int) -> list[offers.DeviceFacts]
             D.uuid,
             du.idle_since,
             du.last_busy,
+            PD.withheld_until,
             bound.label("bound"),
             on_loan.label("on_loan"),
             D.status,
@@ -76,6 +77,7 @@ def device_facts(session: orm.Session, pool_id: int) -> list[offers.DeviceFacts]
             last_busy=_aware(row.last_busy),
             bound=bool(row.bound),
             on_loan=bool(row.on_loan),
+            withheld_until=_aware(row.withheld_until),
             usable=(
                 states.schedulable(row.status, row.firmware_drain)
                 and not row.missing
@@ -140,11 +142,25 @@ def set_offered(
 
 
 def clear_offers(
-    session: orm.Session, pool_id: int, device_uuids: Collection[str] | None = None
+    session: orm.Session,
+    pool_id: int,
+    device_uuids: Collection[str] | None = None,
+    *,
+    withhold_until: dt.datetime | None = None,
 ) -> list[str]:
     """Withdraw the offer of the pool's devices among ``device_uuids`` (all: None) at once;
-    returns the uuids that were offered."""
-    return _changed(session, pool_id, False, device_uuids, None)
+    returns the uuids that were offered. With ``withhold_until`` (naive UTC, an explicit
+    reclaim) those devices are not offered again before it, offered or not now."""
+    withdrawn = _changed(session, pool_id, False, device_uuids, None)
+    if withhold_until is not None:
+        stmt = sa.update(PD).where(PD.pool_id == pool_id)
+        if device_uuids is not None:
+            ids = sa.select(D.id).where(D.uuid.in_(sorted(device_uuids)))
+            stmt = stmt.where(PD.device_id.in_(ids.scalar_subquery()))
+        session.execute(
+            stmt.values(withheld_until=withhold_until).execution_options(synchronize_session=False)
+        )
+    return withdrawn
 
 
 def offered_traits(

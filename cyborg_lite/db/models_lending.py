@@ -49,6 +49,9 @@ class PoolDevice(Base):
     )
     offered: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     offered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # An explicit reclaim keeps the device from being offered again until the end of the
+    # window that was open then (lending.offers' "reclaimed").
+    withheld_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class PoolWindow(Base):

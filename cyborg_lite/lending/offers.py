@@ -17,8 +17,9 @@ The reserve (``Reserve.size`` of all the pool's devices) is filled in this order
 
 Each device not offered gets one reason, the first that applies of: ``window_closed`` (no
 window open: nothing is offered), ``unusable``, ``bound`` (by the owner or on loan),
-``reserve``, ``not_idle`` (not idle, idleness unknown, or idle for less than
-``min_idle_seconds``).
+``reclaimed`` (the owner took it back explicitly: withheld until the end of the window that
+was open then, ``withheld_until``), ``reserve``, ``not_idle`` (not idle, idleness unknown, or
+idle for less than ``min_idle_seconds``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ UNUSABLE = "unusable"
 BOUND = "bound"
 RESERVE = "reserve"
 NOT_IDLE = "not_idle"
-REASONS = (WINDOW_CLOSED, UNUSABLE, BOUND, RESERVE, NOT_IDLE)
+RECLAIMED = "reclaimed"
+REASONS = (WINDOW_CLOSED, UNUSABLE, BOUND, RECLAIMED, RESERVE, NOT_IDLE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +54,8 @@ class DeviceFacts:
     on_loan: bool = False
     last_busy: dt.datetime | None = None
     usable: bool = True
+    # Set by an explicit reclaim: not offered again before this instant (aware).
+    withheld_until: dt.datetime | None = None
 
     @property
     def bound_by_owner(self) -> bool:
@@ -116,6 +120,8 @@ def decide(
             withheld[device.uuid] = UNUSABLE
         elif device.bound:
             withheld[device.uuid] = BOUND
+        elif device.withheld_until is not None and now < device.withheld_until:
+            withheld[device.uuid] = RECLAIMED
         elif device.uuid in kept:
             withheld[device.uuid] = RESERVE
         elif not is_idle_enough(device, min_idle_seconds, now):

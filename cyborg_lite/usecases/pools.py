@@ -244,10 +244,21 @@ class Pools:
                     raise exception.Invalid(
                         f"device_uuids: {strangers[0]} is not a device of pool {pool.name}."
                     )
-            deadline = lending_loans.reclaim_deadline(self._clock(), pool.notice_seconds)
+            now = self._clock()
+            deadline = lending_loans.reclaim_deadline(now, pool.notice_seconds)
+            # The devices stay with the owner until the window open now closes: the next
+            # pass must not offer them again (lending.offers' "reclaimed").
+            span_end = windows.occurrence_end(
+                [w.window for w in lending_windows.list_windows(session, pool.id)],
+                windows.parse_timezone(pool.timezone),
+                _aware(now),
+            )
+            until = span_end.astimezone(dt.UTC).replace(tzinfo=None) if span_end else None
             # Offers first: a borrower's bind locks the offer's row, so a loan it opens
             # meanwhile is committed before the loans below are moved, and moves too.
-            withdrawn = lending_devices.clear_offers(session, pool.id, device_uuids)
+            withdrawn = lending_devices.clear_offers(
+                session, pool.id, device_uuids, withhold_until=until
+            )
             moved = db_loans.start_reclaim(session, pool.uuid, deadline, device_uuids=device_uuids)
         self._conductor.pool_changed(ctx, pool_uuid)
         return Reclaimed(tuple(withdrawn), tuple(moved), deadline)

@@ -219,6 +219,21 @@ def test_withdrawing_an_offer_takes_the_traits_off_at_once(world):
     assert LENDABLE_TRAIT not in traits_synced(world.db, dev)
 
 
+def test_an_explicit_reclaim_keeps_idle_devices_back_until_the_window_closes(world):
+    world.run(at=OPENS)
+    offered = world.offered()
+    assert len(offered) == 2
+    ctx = RequestContext(project_id=OWNER)
+    reclaimed = world.cases.reclaim(ctx, world.pool.uuid, None, project_id=OWNER)
+    assert sorted(reclaimed.withdrawn) == offered
+    # Still open and still idle, but the owner took them back: the next pass offers nothing.
+    again = world.run(at=OPENS + dt.timedelta(minutes=5))
+    assert again.offered == []
+    assert world.offered() == []
+    # The next week's window lends them again.
+    assert world.run(at=OPENS + dt.timedelta(days=7)).offered == offered
+
+
 @pytest.mark.parametrize("action", ["stop", "shelve", "delete", "notify"])
 def test_window_close_reclaims_with_notice_then_acts_once(db, clock, action):
     world = World(db, clock, on_reclaim=action)

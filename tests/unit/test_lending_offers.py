@@ -3,6 +3,7 @@ the reason for every device not offered."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
@@ -55,6 +56,10 @@ def test_nothing_is_offered_while_the_window_is_closed():
         (idle("a", bound=True, on_loan=True), offers.BOUND),
         (idle("a", usable=False), offers.UNUSABLE),
         (idle("a", usable=False, bound=True), offers.UNUSABLE),
+        (
+            dataclasses.replace(idle("a"), withheld_until=NOW + dt.timedelta(seconds=1)),
+            offers.RECLAIMED,
+        ),
     ],
 )
 def test_each_device_not_offered_says_why(device, reason):
@@ -194,3 +199,10 @@ def test_may_borrow_needs_an_offer_and_a_listed_borrower():
     assert "not in the pool" in offers.may_borrow(pool, result, "zz", "p1")
     closed = decide([idle("a")], window_open=False)
     assert "window_closed" in offers.may_borrow(pool, closed, "a", "p1")
+
+
+def test_a_reclaimed_device_is_offered_again_once_its_withholding_ends():
+    device = dataclasses.replace(idle("a"), withheld_until=NOW)
+    assert decide([device]).offered == ("a",)  # withheld until NOW, not at NOW
+    later = dataclasses.replace(device, withheld_until=NOW + dt.timedelta(hours=1))
+    assert decide([later]).withheld == {"a": offers.RECLAIMED}

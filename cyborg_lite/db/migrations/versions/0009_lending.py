@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("pool_id", sa.Integer(), nullable=False),
         sa.Column("offered", sa.Boolean(), nullable=False),
         sa.Column("offered_at", DateTime, nullable=True),
+        sa.Column("withheld_until", DateTime, nullable=True),
         sa.ForeignKeyConstraint(
             ["device_id"],
             ["devices.id"],
