@@ -164,7 +164,9 @@ def _block(entry: dict[str, Any], name: str) -> dict[str, Any]:
     return {k: _leaf(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
-def _gpu_entries(tool: str, text: str) -> list[dict[str, Any]]:
+def gpu_entries(tool: str, text: str) -> list[dict[str, Any]]:
+    """The GPU entries of an amd-smi ``--json`` document (a list, or a ``gpu_data``/``gpus``
+    envelope); ToolOutputError when it is neither."""
     try:
         data = json.loads(text)
     except ValueError as err:
@@ -181,7 +183,7 @@ def parse_amd_smi(static: str, firmware: str | None = None) -> dict[str, AmdInfo
     """GPUs from ``amd-smi static --json`` and, when given, ``amd-smi firmware --json``."""
     blocks_by_gpu: dict[Any, list[tuple[str, str]]] = {}
     if firmware is not None:
-        for entry in _gpu_entries("amd-smi", firmware):
+        for entry in gpu_entries("amd-smi", firmware):
             for fw in entry.get("fw_list", ()):
                 if not isinstance(fw, dict):
                     continue
@@ -190,7 +192,7 @@ def parse_amd_smi(static: str, firmware: str | None = None) -> dict[str, AmdInfo
                 if component and version:
                     blocks_by_gpu.setdefault(entry["gpu"], []).append((component, version))
     found: dict[str, AmdInfo] = {}
-    for entry in _gpu_entries("amd-smi", static):
+    for entry in gpu_entries("amd-smi", static):
         bus, asic, board = _block(entry, "bus"), _block(entry, "asic"), _block(entry, "board")
         vbios, driver, vram = _block(entry, "vbios"), _block(entry, "driver"), _block(entry, "vram")
         address = pci.try_normalize(clean(bus.get("bdf")))

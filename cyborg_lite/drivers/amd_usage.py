@@ -15,12 +15,12 @@ sysfs: ``gpu_busy_percent``, ``mem_info_vram_used``/``_total`` (bytes), hwmon
 from __future__ import annotations
 
 import contextlib
-import json
 from typing import Any
 
 from cyborg_lite.drivers import pci
+from cyborg_lite.drivers.amd_sources import gpu_entries
 from cyborg_lite.drivers.common import clean
-from cyborg_lite.drivers.host import SysfsReader, ToolOutputError
+from cyborg_lite.drivers.host import SysfsReader
 from cyborg_lite.drivers.usage import Figures, divided, number, percent, scaled, whole
 
 MB = 2**20  # amd-smi's and amdsmi's "MB" are binary megabytes
@@ -75,22 +75,10 @@ def read_amdsmi_usage(lib: Any) -> dict[str, Figures]:
             lib.amdsmi_shut_down()
 
 
-def _entries(tool: str, text: str) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(text)
-    except ValueError as err:
-        raise ToolOutputError(tool, f"unparseable JSON: {err}") from err
-    if isinstance(data, dict):
-        data = data.get("gpu_data", data.get("gpus"))
-    if not isinstance(data, list):
-        raise ToolOutputError(tool, "expected a list of GPUs or a gpu_data envelope")
-    return [e for e in data if isinstance(e, dict) and "gpu" in e]
-
-
 def parse_list(text: str) -> dict[Any, str]:
     """``amd-smi list --json``: each GPU index's canonical PCI address."""
     found = {}
-    for entry in _entries("amd-smi", text):
+    for entry in gpu_entries("amd-smi", text):
         address = pci.try_normalize(clean(entry.get("bdf")))
         if address is not None:
             found[entry["gpu"]] = address
@@ -109,7 +97,7 @@ def parse_metric(text: str, addresses: dict[Any, str]) -> dict[str, Figures]:
     carries its own ``bdf`` needs none.
     """
     found: dict[str, Figures] = {}
-    for entry in _entries("amd-smi", text):
+    for entry in gpu_entries("amd-smi", text):
         address = pci.try_normalize(clean(entry.get("bdf"))) or addresses.get(entry["gpu"])
         if address is None:
             continue
