@@ -19,6 +19,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from cyborg_lite.arqs import states as arq_states
+from cyborg_lite.lending import loans as lending_loans
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ SERVER_ACTIONS: dict[str, dict[str, None] | None] = {
 # Nova answers an accepted action with 202 (stop, shelve) or 204 (delete); 404 on a delete
 # means the server is gone already, which is what was asked.
 _ACTION_OK = (202, 204)
+# What server_status answers for a server Nova does not know (404).
+SERVER_GONE = lending_loans.GONE
 
 
 def bound_events(bound: Mapping[str, tuple[str, str]]) -> list[dict[str, str]]:
@@ -129,3 +132,33 @@ class NovaClient:
             resp.text[:200],
         )
         return False
+
+    def server_status(self, instance_uuid: str) -> str | None:
+        """``GET /servers/{id}``'s ``status``; ``DELETED`` on a 404 (Nova no longer knows
+        the server); None when Nova could not be asked or answered something else, logged.
+        Never raises: the engine asks again on a later pass."""
+        try:
+            resp = self._adapter.get(
+                f"/servers/{instance_uuid}", raise_exc=False, microversion=MICROVERSION
+            )
+        except ks_exc.ClientException as err:
+            LOG.warning("Could not read server %s from Nova: %s", instance_uuid, err)
+            return None
+        if resp.status_code == 404:
+            return SERVER_GONE
+        if resp.status_code != 200:
+            LOG.warning(
+                "Nova did not show server %s: HTTP %s %s",
+                instance_uuid,
+                resp.status_code,
+                resp.text[:200],
+            )
+            return None
+        try:
+            status = resp.json()["server"]["status"]
+        except (ValueError, KeyError, TypeError):
+            LOG.warning(
+                "Nova's answer for server %s has no status: %s", instance_uuid, resp.text[:200]
+            )
+            return None
+        return str(status).upper()

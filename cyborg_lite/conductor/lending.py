@@ -19,8 +19,13 @@ reclaiming loan this engine has not announced yet is announced (``accelerator.lo
 at least once: a restarted conductor announces a loan still in its notice again), and each
 claimed action runs through Nova (``stop``, ``shelve``, ``delete``; ``notify`` calls nothing),
 its outcome recorded in one more short transaction. A failed or unrecorded action is retried
-on a later pass. The loan closes only when its ARQ is unbound or deleted (the bind rules, or
-step 1 of a later pass), and the device goes back to its owner.
+on a later pass. Once Nova shows the action taken effect (``lending.loans.took_effect``: the
+server ``SHUTOFF``, shelved or gone; read right after the call and then every
+``confirm_seconds``), the engine takes the device back: the borrower's ARQ ends
+``BindFailed`` with the reason, its handle freed, and the loan closes in the same transaction
+(``usecases.arqs.revoke``). An action Nova accepted that has not taken effect within
+``retry_seconds`` is recorded as failed and sent again. ``notify`` enforces nothing: its loan
+closes when the borrower unbinds or deletes the ARQ (the bind rules, or step 1 of a pass).
 
 The state lives in SQL, so a pass repeated, or run by a new engine after a restart, decides
 the same again: with nothing changed, it writes nothing and calls nobody.
@@ -45,6 +50,7 @@ from cyborg_lite.db.engine import Database
 from cyborg_lite.inventory.changes import Event
 from cyborg_lite.lending import loans as lending_loans
 from cyborg_lite.lending import offers, windows
+from cyborg_lite.usecases import arqs as arq_cases
 
 LOG = logging.getLogger(__name__)
 
@@ -91,13 +97,23 @@ def reclaim_payload(loan: db_loans.Reclaiming) -> dict[str, str | None]:
     }
 
 
+def waiting_for_effect(loan: db_loans.Reclaiming, on_reclaim: str) -> bool:
+    """Whether the loan's last attempt was accepted by Nova and the engine now waits for it
+    to take effect (it reads the server's status until it has)."""
+    return on_reclaim != NOTIFY and loan.reclaim_acted_at is not None and loan.reclaim_error is None
+
+
 @dataclasses.dataclass(frozen=True)
 class Action:
-    """A claimed on_reclaim attempt, to run after the commit."""
+    """A claimed on_reclaim attempt (or, ``check_only``, a look at whether the last accepted
+    one took effect), to run after the commit."""
 
     loan_uuid: str
+    arq_uuid: str
     instance_uuid: str | None
     attempt: int
+    acted_at: dt.datetime | None = None
+    check_only: bool = False
 
 
 @dataclasses.dataclass
@@ -114,6 +130,7 @@ class Outcome:
     synced: list[str] = dataclasses.field(default_factory=list)
     announced: list[str] = dataclasses.field(default_factory=list)
     acted: dict[str, bool] = dataclasses.field(default_factory=dict)
+    returned: list[str] = dataclasses.field(default_factory=list)
     next_due: dt.datetime | None = None
 
     @property
@@ -127,6 +144,7 @@ class Outcome:
             or self.synced
             or self.announced
             or self.acted
+            or self.returned
         )
 
 
@@ -135,6 +153,7 @@ class _Plan:
     """What the transaction decided, carried out after it."""
 
     on_reclaim: str = NOTIFY
+    pool_name: str = ""
     members: list[str] = dataclasses.field(default_factory=list)
     offered_now: frozenset[str] = frozenset()
     reclaiming: list[db_loans.Reclaiming] = dataclasses.field(default_factory=list)
@@ -152,6 +171,7 @@ class LendingEngine:
         device_sync: DeviceSync | None,
         nova: NovaServers | None,
         retry_seconds: float,
+        confirm_seconds: float = 5.0,
         clock: Callable[[], dt.datetime] = models.utcnow,
     ) -> None:
         self._db = db
@@ -159,6 +179,7 @@ class LendingEngine:
         self._device_sync = device_sync
         self._nova = nova
         self._retry_seconds = retry_seconds
+        self._confirm_seconds = confirm_seconds
         self._clock = clock
         self._lock = threading.Lock()
         # Per process: the loans announced, and each pool's offered devices as last synced
@@ -185,7 +206,17 @@ class LendingEngine:
         self._sync(pool_uuid, plan, outcome)
         self._announce(pool_uuid, plan, outcome)
         for action in plan.actions:
-            outcome.acted[action.loan_uuid] = self._act(plan.on_reclaim, action, now)
+            if action.check_only:
+                self._check(plan, action, now, outcome)
+            else:
+                outcome.acted[action.loan_uuid] = self._act(plan, action, now, outcome)
+        if any(
+            accepted and plan.on_reclaim != NOTIFY and uuid not in outcome.returned
+            for uuid, accepted in outcome.acted.items()
+        ):
+            # Accepted, not taken effect yet: the next look is due after confirm_seconds.
+            look = now + dt.timedelta(seconds=self._confirm_seconds)
+            outcome.next_due = min(filter(None, [outcome.next_due, look]))
         if outcome.changed:
             LOG.info("Lending pass over pool %s: %s", pool_uuid, outcome)
         return outcome
@@ -233,12 +264,30 @@ class LendingEngine:
             )
         reclaiming = db_loans.reclaiming(session, pool.uuid)
         # Past the deadline (``loans.act``, and a loan moved just now with no notice).
-        actions = [
-            Action(loan.uuid, loan.instance_uuid, loan.reclaim_attempts + 1)
+        past = [
+            loan
             for loan in reclaiming
-            if (loan.reclaim_deadline is None or loan.reclaim_deadline <= now)
-            and due_to_act(loan, now, self._retry_seconds)
+            if loan.reclaim_deadline is None or loan.reclaim_deadline <= now
+        ]
+        actions = [
+            Action(loan.uuid, loan.arq_uuid, loan.instance_uuid, loan.reclaim_attempts + 1)
+            for loan in past
+            if due_to_act(loan, now, self._retry_seconds)
             and db_loans.claim_action(session, loan.uuid, attempts=loan.reclaim_attempts, now=now)
+        ]
+        # An accepted action is looked at (no claim: a look changes nothing, and the take
+        # back is conditional) until it took effect or its retry time comes.
+        waiting = [loan for loan in past if waiting_for_effect(loan, rules.on_reclaim)]
+        actions += [
+            Action(
+                loan.uuid,
+                loan.arq_uuid,
+                loan.instance_uuid,
+                loan.reclaim_attempts,
+                acted_at=loan.reclaim_acted_at,
+                check_only=True,
+            )
+            for loan in waiting
         ]
         ahead = [windows.next_change(spans, tz, at), loans.next_due]
         if window_open:
@@ -254,9 +303,16 @@ class LendingEngine:
             for loan in reclaiming
             if loan.reclaim_acted_at is not None and loan.reclaim_error is not None
         ]
+        confirm = dt.timedelta(seconds=self._confirm_seconds)
+        ahead += [
+            _aware(min(now + confirm, loan.reclaim_acted_at + retry))
+            for loan in waiting
+            if loan.reclaim_acted_at is not None
+        ]
         out.next_due = next_due(ahead, at)
         return _Plan(
             on_reclaim=rules.on_reclaim,
+            pool_name=pool.name,
             members=[f.uuid for f in facts],
             offered_now=frozenset(decided.offered),
             reclaiming=reclaiming,
@@ -296,16 +352,23 @@ class LendingEngine:
             self._emit([(RECLAIM_EVENT, reclaim_payload(loan)) for loan in new])
             out.announced = [loan.uuid for loan in new]
 
-    def _act(self, on_reclaim: str, action: Action, now: dt.datetime) -> bool:
-        """Run one claimed attempt and record its outcome; True when it succeeded."""
+    def _act(self, plan: _Plan, action: Action, now: dt.datetime, out: Outcome) -> bool:
+        """Run one claimed attempt and record its outcome; True when Nova accepted it (or,
+        for notify, nothing was to be called). Takes the device back at once when the server
+        shows the action taken effect (before the call: the borrower stopped it already)."""
         error: str | None = None
+        on_reclaim = plan.on_reclaim
         if on_reclaim != NOTIFY:
             if self._nova is None:
                 error = NO_NOVA
             elif action.instance_uuid is None:
                 error = "the loan names no instance to act on"
+            elif self._give_back_if_done(plan, action, now, out):
+                return True
             elif not self._nova.server_action(action.instance_uuid, on_reclaim):
                 error = f"Nova did not accept {on_reclaim} of server {action.instance_uuid}"
+            elif self._give_back_if_done(plan, action, now, out):
+                return True
         if error is not None:
             LOG.warning(
                 "Reclaim of loan %s, attempt %d: %s; retried in %ss",
@@ -317,3 +380,45 @@ class LendingEngine:
         with self._db.transaction() as session:
             db_loans.record_action(session, action.loan_uuid, attempt=action.attempt, error=error)
         return error is None
+
+    def _check(self, plan: _Plan, action: Action, now: dt.datetime, out: Outcome) -> None:
+        """Look at a server whose action Nova accepted: take the device back once it took
+        effect; past ``retry_seconds`` without effect, record the attempt failed (the next
+        pass sends the action again)."""
+        if self._nova is None or action.instance_uuid is None:
+            return
+        if self._give_back_if_done(plan, action, now, out):
+            return
+        if action.acted_at is None:
+            return
+        if action.acted_at + dt.timedelta(seconds=self._retry_seconds) > now:
+            return
+        error = (
+            f"server {action.instance_uuid} has not taken {plan.on_reclaim} effect "
+            f"{self._retry_seconds:g}s after Nova accepted it"
+        )
+        LOG.warning("Reclaim of loan %s: %s; sent again", action.loan_uuid, error)
+        with self._db.transaction() as session:
+            db_loans.record_action(session, action.loan_uuid, attempt=action.attempt, error=error)
+
+    def _give_back_if_done(
+        self, plan: _Plan, action: Action, now: dt.datetime, out: Outcome
+    ) -> bool:
+        """If Nova shows the pool's action done on the loan's server, take the device back
+        from the borrower's ARQ and close the loan (one transaction); True when it did."""
+        if self._nova is None or action.instance_uuid is None:
+            return False
+        status = self._nova.server_status(action.instance_uuid)
+        if not lending_loans.took_effect(plan.on_reclaim, status):
+            return False
+        reason = (
+            f"Reclaimed by the owner of pool {plan.pool_name}: the loan's notice ended and "
+            f"the server is {status} ({plan.on_reclaim})."
+        )
+        with self._db.transaction() as session:
+            db_loans.record_action(session, action.loan_uuid, attempt=action.attempt, error=None)
+            closed = arq_cases.revoke(session, action.arq_uuid, reason, now=now)
+        if action.loan_uuid in closed:
+            out.returned.append(action.loan_uuid)
+            LOG.info("Loan %s closed: %s", action.loan_uuid, reason)
+        return True

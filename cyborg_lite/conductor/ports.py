@@ -4,7 +4,8 @@ The conductor owns these clients; the API talks to neither (it casts to the cond
 as Protocols rather than as the concrete clients so that a test may hand in a recording one,
 and so that what the conductor relies on is written down: one device's providers brought in
 line with SQL, Nova told that binds finished, and a borrower's server stopped, shelved or
-deleted when a loan's notice ends (the lending engine).
+deleted when a loan's notice ends, and its status read until that took effect (the
+lending engine).
 """
 
 from __future__ import annotations
@@ -37,3 +38,7 @@ class NovaServers(Protocol):
     def server_action(self, instance_uuid: str, action: str) -> bool:
         """``stop``, ``shelve`` or ``delete`` the server; True when Nova accepted it. Never
         raises: the engine records a failure on the loan and retries on a later pass."""
+
+    def server_status(self, instance_uuid: str) -> str | None:
+        """The server's Nova ``status`` (``SHUTOFF``, ``SHELVED_OFFLOADED``...), ``DELETED``
+        for a server Nova does not know, None when Nova could not be asked. Never raises."""

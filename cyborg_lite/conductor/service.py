@@ -101,13 +101,15 @@ def build_lending(
 ) -> LendingRunner:
     """The lending engine and its runner thread for this conductor: reclaim notices through
     ``notifier``, offers synced to Placement, reclaim actions through Nova."""
-    sweep = float(conf[lending_conf.GROUP.name].sweep_seconds)
+    group = conf[lending_conf.GROUP.name]
+    sweep = float(group.sweep_seconds)
     engine = LendingEngine(
         db,
         emit=lambda events: manager.notify(notifier, events),
         device_sync=device_sync,
         nova=nova_client,
         retry_seconds=sweep,
+        confirm_seconds=float(group.confirm_seconds),
     )
     return LendingRunner(engine, sweep_seconds=sweep)
 

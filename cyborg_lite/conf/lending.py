@@ -1,5 +1,5 @@
 """Options of the [lending] group: how often the conductor's lending engine sweeps every
-pool (issue 17)."""
+pool, and how often it looks whether a reclaim took effect (issue 17)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,17 @@ OPTS = [
         "due (a window opening or closing, a device idle long enough, a reclaim deadline); "
         "the sweep picks up a lost change and another conductor's work. It is also the least "
         "time between two attempts of a failed reclaim action (Nova refusing a stop, shelve "
-        "or delete). Example: 10 for a quicker retry against a flaky Nova.",
+        "or delete, or accepting one that has not taken effect by then). Example: 10 for a "
+        "quicker retry against a flaky Nova.",
+    ),
+    cfg.FloatOpt(
+        "confirm_seconds",
+        default=5.0,
+        min=0.1,
+        help="Seconds between two looks at a borrower's server after Nova accepted the "
+        "pool's on_reclaim action (GET /servers/{id}): once it is SHUTOFF, shelved or gone, "
+        "the device is taken back from the borrower's ARQ and the loan closes. Example: 1 "
+        "for a quicker give-back on a small cloud.",
     ),
 ]
 

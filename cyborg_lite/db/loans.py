@@ -313,6 +313,7 @@ class Reclaiming(NamedTuple):
 
     uuid: str
     device_uuid: str
+    arq_uuid: str
     instance_uuid: str | None
     borrower_project_id: str
     reclaim_deadline: dt.datetime | None
@@ -327,6 +328,7 @@ def reclaiming(session: orm.Session, pool_uuid: str) -> list[Reclaiming]:
         sa.select(
             L.uuid,
             L.device_uuid,
+            L.arq_uuid,
             L.instance_uuid,
             L.borrower_project_id,
             L.reclaim_deadline,

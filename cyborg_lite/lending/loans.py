@@ -30,6 +30,24 @@ OPEN = frozenset({ACTIVE, RECLAIMING})
 
 _MOVES = {ACTIVE: frozenset({RECLAIMING, CLOSED}), RECLAIMING: frozenset({CLOSED})}
 
+# The on_reclaim actions that enforce the deadline, and the Nova server statuses in which each
+# has taken effect (the guest no longer runs on the device, so the device may go back to its
+# owner): the state asked for, or one further along. ``GONE`` stands for a server Nova no
+# longer knows (404) as well as for DELETED. ``notify`` enforces nothing: it trusts the
+# borrower to unbind.
+GONE = "DELETED"
+_OFF = frozenset({"SHELVED", "SHELVED_OFFLOADED", "SOFT_DELETED", GONE})
+TAKEN_EFFECT: dict[str, frozenset[str]] = {
+    "stop": _OFF | {"SHUTOFF"},
+    "shelve": _OFF,
+    "delete": frozenset({"SOFT_DELETED", GONE}),
+}
+
+
+def took_effect(action: str, status: str | None) -> bool:
+    """True when a server in Nova ``status`` (None: unknown) shows ``action`` done."""
+    return status is not None and status.upper() in TAKEN_EFFECT.get(action, frozenset())
+
 
 def can_move(old: str, new: str) -> bool:
     """True when a loan in ``old`` may move to ``new`` (forward only)."""
@@ -66,8 +84,9 @@ class Decision:
 
     ``close``: open loans whose ARQ is gone (the device is back already). ``reclaim``: active
     loans to move to ``reclaiming`` with ``deadline``, and to announce. ``act``: reclaiming
-    loans past their deadline, for the pool's ``on_reclaim``; they stay reclaiming until their
-    ARQ is unbound, so a failed action is retried at the next pass. ``next_due``: the earliest
+    loans past their deadline, for the pool's ``on_reclaim``; they stay reclaiming until the
+    action has taken effect (``took_effect``: the engine then takes the ARQ back) or the
+    borrower unbinds, so a failed action is retried at a later pass. ``next_due``: the earliest
     deadline still ahead (the new ones included), the engine's next due time for the loans.
     """
 

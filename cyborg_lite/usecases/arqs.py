@@ -24,6 +24,7 @@ batch one (the loans by ARQ uuid); devices outside every pool behave exactly as 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -311,6 +312,28 @@ def refuse(session: orm.Session, arq_id: int, reason: str) -> str:
     return states.BIND_FAILED
 
 
+def _let_go(
+    session: orm.Session, row: db_binding.Held, arq_id: int, target: str, **values: Any
+) -> None:
+    """Move the ARQ read as ``row`` to ``target`` with its bind fields cleared (and
+    ``values``), then free the attach handle it held."""
+    cleared = db_binding.transition(
+        session,
+        arq_id,
+        target,
+        # Compare-and-set on what was read, so the handle freed is the one the ARQ held.
+        expect={"state": row.state, "attach_handle_id": row.attach_handle_id},
+        hostname=None,
+        device_rp_uuid=None,
+        attach_handle_id=None,
+        **values,
+    )
+    if not cleared:
+        raise exception.ConcurrentUpdate()
+    if row.attach_handle_id is not None:
+        db_binding.release_handle(session, row.attach_handle_id)
+
+
 def unbind_one(session: orm.Session, arq_id: int) -> None:
     """Clear the bind fields, free the attach handle and move to ``Unbound``.
 
@@ -321,21 +344,26 @@ def unbind_one(session: orm.Session, arq_id: int) -> None:
         return
     if not states.can_transition(row.state, states.UNBOUND):
         raise exception.Conflict(f"Accelerator request {row.uuid} is being deleted.")
-    cleared = db_binding.transition(
-        session,
-        arq_id,
-        states.UNBOUND,
-        # Compare-and-set on what was read, so the handle freed is the one the ARQ held.
-        expect={"state": row.state, "attach_handle_id": row.attach_handle_id},
-        hostname=None,
-        device_rp_uuid=None,
-        instance_uuid=None,
-        attach_handle_id=None,
-    )
-    if not cleared:
-        raise exception.ConcurrentUpdate()
-    if row.attach_handle_id is not None:
-        db_binding.release_handle(session, row.attach_handle_id)
+    _let_go(session, row, arq_id, states.UNBOUND, instance_uuid=None)
+
+
+def revoke(session: orm.Session, arq_uuid: str, reason: str, *, now: dt.datetime) -> list[str]:
+    """Take a lent device back from the borrower's ARQ ``arq_uuid`` once its reclaim took
+    effect (the lending engine): the ARQ ends ``BindFailed`` with ``reason`` in its
+    ``error``, its attach handle freed and its host and device RP cleared, and its open loan
+    is closed at ``now``; returns the loans closed.
+
+    Not ``Unbound``: the ARQ keeps its ``instance_uuid``, so Nova's delete of the server
+    still finds and deletes it, and Nova refuses to start the server again with a device
+    that is no longer its own (an ARQ of the instance that is not ``Bound``). An ARQ that no
+    longer holds a device (unbound, deleted) changes nothing but its loan's close.
+    """
+    found, _ = db_arqs.find(session, [arq_uuid], project_id=None)
+    for arq in found:
+        row = db_binding.lock(session, arq.id)
+        if row.state in db_loans.HOLDING:
+            _let_go(session, row, arq.id, states.BIND_FAILED, error=reason)
+    return db_loans.close_for_arqs(session, [arq_uuid], now=now)
 
 
 def unbind(session: orm.Session, uuids: Sequence[str], *, project_id: str | None) -> None:

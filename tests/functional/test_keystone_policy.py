@@ -136,6 +136,7 @@ def api(keystone: ks.Keystone, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 )
             )
         db.dispose()
+        ids["db_url"] = sqlite_url(tmp_path)
         server = Api(base, keystone, ids)
         status, body = server.request(
             ks.ADMIN,
@@ -485,3 +486,62 @@ def test_audit_names_the_real_keystone_user_and_project(api: Api) -> None:
     abort = {"action": "abort"}
     path = f"/v2/firmware_rollouts/{rollout['uuid']}/action"
     assert api.request(ks.ADMIN, "POST", path, abort)[0] == 200
+
+
+def test_pools_and_loans_are_seen_by_their_projects_only(api: Api) -> None:
+    """Project alpha's member pools the seeded device and lends it to beta; a loan to beta
+    and one to a third project are seeded in SQL. Each token sees what its project owns or
+    borrows; anyone else gets 404 and empty lists."""
+    alpha = api.keystone.project_ids[ks.PROJECT_A]
+    beta = api.keystone.project_ids[ks.PROJECT_B]
+    body = {
+        "name": "ks-pool",
+        "selector": {"device_uuids": [api.ids["device_uuid"]]},
+        "borrower_project_ids": [beta],
+    }
+    status, pool = api.request(ks.MEMBER, "POST", POOLS, body)
+    assert status == 201, pool
+    assert pool["owner_project_id"] == alpha
+    item = f"{POOLS}/{pool['uuid']}"
+    db = Database(api.ids["db_url"])
+    try:
+        with db.transaction() as s:
+            for borrower in (beta, "gamma"):
+                s.add(
+                    models.Loan(
+                        pool_uuid=pool["uuid"],
+                        device_uuid=api.ids["device_uuid"],
+                        owner_project_id=alpha,
+                        borrower_project_id=borrower,
+                        arq_uuid=random_uuid(),
+                        state="closed",
+                        started_at=models.utcnow(),
+                        ended_at=models.utcnow(),
+                        reclaim_attempts=0,
+                    )
+                )
+        # The owner's reader looks; it may not change.
+        assert api.request(ks.READER, "GET", item)[0] == 200
+        assert api.request(ks.READER, "PATCH", item, {"notice_seconds": 1})[0] == 403
+        # The borrower project's member neither sees nor touches the pool.
+        assert api.request(ks.MEMBER_B, "GET", item)[0] == 404
+        status, listed = api.request(ks.MEMBER_B, "GET", POOLS)
+        assert (status, listed["accelerator_pools"]) == (200, [])
+        assert api.request(ks.MEMBER_B, "POST", f"{item}/action", {"action": "reclaim"})[0] == 404
+        # An admin of beta is an admin: it sees every pool.
+        assert api.request(ks.ADMIN_B, "GET", item)[0] == 200
+
+        status, owned = api.request(ks.MEMBER, "GET", "/v2/loans")
+        assert status == 200
+        assert sorted(x["borrower_project_id"] for x in owned["loans"]) == [beta, "gamma"]
+        status, borrowed = api.request(ks.MEMBER_B, "GET", "/v2/loans")
+        assert [x["borrower_project_id"] for x in borrowed["loans"]] == [beta]
+        theirs = next(x["uuid"] for x in owned["loans"] if x["borrower_project_id"] == "gamma")
+        assert api.request(ks.MEMBER_B, "GET", f"/v2/loans/{theirs}")[0] == 404
+        status, summary = api.request(ks.MEMBER_B, "GET", "/v2/loans/summary")
+        assert [g["key"] for g in summary["groups"]] == [beta]
+    finally:
+        with db.transaction() as s:
+            s.execute(sa.delete(models.Loan).where(models.Loan.pool_uuid == pool["uuid"]))
+        db.dispose()
+        assert api.request(ks.MEMBER, "DELETE", item)[0] == 204

@@ -30,6 +30,7 @@ from tests.functional.test_lending_usecases import (
     BORROWER,
     OWNER,
     Recorder,
+    arq_row,
     bind,
     gpus,
     loans_of,
@@ -40,6 +41,7 @@ MONDAY = dt.datetime(2026, 3, 2, 12, 0, 0)  # naive UTC, a Monday
 OPENS, CLOSES = MONDAY.replace(hour=13), MONDAY.replace(hour=14)
 NOTICE = 300
 RETRY = 30.0
+CONFIRM = 5.0
 TRAIT = "CUSTOM_CYBORG_POOL_TEAM_A"
 
 
@@ -51,17 +53,34 @@ class Clock:
         return self.now
 
 
+# What a Nova that carries an accepted action out at once shows for the server afterwards.
+DONE = {"stop": "SHUTOFF", "shelve": "SHELVED_OFFLOADED", "delete": "DELETED"}
+
+
 class Nova:
-    """A recording ``NovaServers``: fails a call made with a transaction open."""
+    """A recording ``NovaServers`` (fails a call made with a transaction open): servers are
+    ACTIVE until an accepted action takes effect, at once unless ``slow``; ``ok`` False
+    refuses actions, ``readable`` False fails status reads."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.looks: list[str] = []
+        self.status: dict[str, str] = {}
         self.ok = True
+        self.slow = False
+        self.readable = True
 
     def server_action(self, instance_uuid: str, action: str) -> bool:
         assert not in_transaction(), "Nova called with a transaction open"
         self.calls.append((instance_uuid, action))
+        if self.ok and not self.slow:
+            self.status[instance_uuid] = DONE[action]
         return self.ok
+
+    def server_status(self, instance_uuid: str) -> str | None:
+        assert not in_transaction(), "Nova called with a transaction open"
+        self.looks.append(instance_uuid)
+        return self.status.get(instance_uuid, "ACTIVE") if self.readable else None
 
 
 class Sync:
@@ -136,6 +155,7 @@ class World:
             device_sync=self.sync,
             nova=self.nova,
             retry_seconds=RETRY,
+            confirm_seconds=CONFIRM,
             clock=self.clock,
         )
 
@@ -234,10 +254,23 @@ def test_an_explicit_reclaim_keeps_idle_devices_back_until_the_window_closes(wor
     assert world.run(at=OPENS + dt.timedelta(days=7)).offered == offered
 
 
+def handle_in_use(db, dev):
+    with db.transaction() as s:
+        return s.scalar(
+            sa.select(models.AttachHandle.in_use).where(
+                models.AttachHandle.deployable_id == dev["deployable_id"]
+            )
+        )
+
+
+def device_of(world, loan):
+    return next(d for d in world.devs if d["device_uuid"] == loan.device_uuid)
+
+
 @pytest.mark.parametrize("action", ["stop", "shelve", "delete", "notify"])
 def test_window_close_reclaims_with_notice_then_acts_once(db, clock, action):
     world = World(db, clock, on_reclaim=action)
-    _, loan = world.lend()
+    arq, loan = world.lend()
     closing = world.run(at=CLOSES)
     assert closing.reclaimed == [loan.uuid]
     assert closing.next_due == CLOSES + dt.timedelta(seconds=NOTICE)
@@ -255,15 +288,141 @@ def test_window_close_reclaims_with_notice_then_acts_once(db, clock, action):
     assert world.nova.calls == []
     assert not world.run(at=CLOSES + dt.timedelta(seconds=NOTICE - 1)).changed
 
-    deadline = world.run(at=CLOSES + dt.timedelta(seconds=NOTICE))
+    at_deadline = CLOSES + dt.timedelta(seconds=NOTICE)
+    deadline = world.run(at=at_deadline)
     assert deadline.acted == {loan.uuid: True}
     expected = [] if action == "notify" else [(loan.instance_uuid, action)]
     assert world.nova.calls == expected
     assert not world.run(at=CLOSES + dt.timedelta(seconds=NOTICE + 3 * RETRY)).changed
     assert world.nova.calls == expected
     [row] = loans_of(db)
-    assert (row.state, row.reclaim_attempts, row.reclaim_error) == ("reclaiming", 1, None)
-    assert row.reclaim_acted_at == CLOSES + dt.timedelta(seconds=NOTICE)
+    assert (row.reclaim_attempts, row.reclaim_error) == (1, None)
+    assert row.reclaim_acted_at == at_deadline
+    if action == "notify":
+        # notify enforces nothing: the loan waits for the borrower, the device stays bound.
+        assert deadline.returned == []
+        assert row.state == "reclaiming"
+        assert arq_row(db, arq).state == "Bound"
+        return
+    # Nova shows the action done: the device is taken back in the same pass.
+    assert deadline.returned == [loan.uuid]
+    assert (row.state, row.ended_at) == ("closed", at_deadline)
+    taken = arq_row(db, arq)
+    assert taken.state == "BindFailed"
+    assert "Reclaimed by the owner of pool team-a" in taken.error
+    assert DONE[action] in taken.error
+    assert not handle_in_use(db, device_of(world, loan))
+    with db.transaction() as s:  # the instance is kept, so Nova's delete still finds it
+        [found] = db_arqs.of_instance(s, loan.instance_uuid, project_id=None)
+        assert found.device_rp_uuid is None
+
+
+def test_an_accepted_action_is_watched_until_it_takes_effect(world):
+    arq, loan = world.lend()
+    world.run(at=CLOSES)
+    world.nova.slow = True
+    deadline = CLOSES + dt.timedelta(seconds=NOTICE)
+    acted = world.run(at=deadline)
+    assert acted.acted == {loan.uuid: True}
+    assert acted.returned == []
+    assert acted.next_due == deadline + dt.timedelta(seconds=CONFIRM)
+    # Still ACTIVE at the next look: nothing is sent again before the retry time.
+    look = world.run(at=deadline + dt.timedelta(seconds=CONFIRM))
+    assert (look.acted, look.returned) == ({}, [])
+    assert world.nova.looks.count(loan.instance_uuid) == 3  # before, after, and now
+    assert world.nova.calls == [(loan.instance_uuid, "stop")]
+    world.nova.status[loan.instance_uuid] = "SHUTOFF"
+    done = world.run(at=deadline + dt.timedelta(seconds=2 * CONFIRM))
+    assert done.returned == [loan.uuid]
+    assert loans_of(world.db)[0].state == "closed"
+    assert arq_row(world.db, arq).state == "BindFailed"
+
+
+def test_an_accepted_action_without_effect_is_reported_and_sent_again(world):
+    _, loan = world.lend()
+    world.run(at=CLOSES)
+    world.nova.slow = True
+    deadline = CLOSES + dt.timedelta(seconds=NOTICE)
+    world.run(at=deadline)
+    # The retry time comes with the server still ACTIVE: reported on the loan ...
+    world.run(at=deadline + dt.timedelta(seconds=RETRY))
+    [row] = loans_of(world.db)
+    assert row.state == "reclaiming"
+    assert "has not taken stop effect" in row.reclaim_error
+    # ... and the next pass sends the action again (Nova may have lost it), once.
+    again = world.run(at=deadline + dt.timedelta(seconds=RETRY + 1))
+    assert again.acted == {loan.uuid: True}
+    assert world.nova.calls == [(loan.instance_uuid, "stop")] * 2
+    [row] = loans_of(world.db)
+    assert (row.reclaim_attempts, row.reclaim_error) == (2, None)
+
+
+def test_a_server_stopped_already_is_not_stopped_again(world):
+    arq, loan = world.lend()
+    world.run(at=CLOSES)
+    world.nova.status[loan.instance_uuid] = "SHUTOFF"  # the borrower stopped it in its notice
+    done = world.run(at=CLOSES + dt.timedelta(seconds=NOTICE))
+    assert done.returned == [loan.uuid]
+    assert world.nova.calls == []
+    assert arq_row(world.db, arq).state == "BindFailed"
+
+
+def test_an_unreadable_nova_still_gets_the_action_and_the_device_comes_back_later(world):
+    _, loan = world.lend()
+    world.run(at=CLOSES)
+    world.nova.readable = False
+    deadline = CLOSES + dt.timedelta(seconds=NOTICE)
+    acted = world.run(at=deadline)
+    assert acted.acted == {loan.uuid: True}
+    assert (acted.returned, loans_of(world.db)[0].state) == ([], "reclaiming")
+    world.nova.readable = True
+    assert world.run(at=deadline + dt.timedelta(seconds=CONFIRM)).returned == [loan.uuid]
+
+
+def test_a_conductor_killed_after_nova_accepted_still_gives_the_device_back(world):
+    _, loan = world.lend()
+    world.run(at=CLOSES)
+    world.nova.slow = True
+    deadline = CLOSES + dt.timedelta(seconds=NOTICE)
+    world.run(at=deadline)
+    world.nova.status[loan.instance_uuid] = "SHUTOFF"
+    fresh = world.new_engine()  # the first conductor died before its next look
+    done = world.run(at=deadline + dt.timedelta(seconds=CONFIRM), engine=fresh)
+    assert done.returned == [loan.uuid]
+    assert world.nova.calls == [(loan.instance_uuid, "stop")]
+
+
+def test_owners_first_a_reclaimed_device_is_the_owners_after_the_notice(world):
+    """Every device the owner does not use is lent; its own ARQ needs one more: it reclaims
+    one by name, binds it once the notice ended and the borrower's server is stopped."""
+    world.run(at=OPENS)
+    lent = []
+    for device_uuid in world.offered():
+        [arq] = make_arqs(world.db, BORROWER)
+        dev = next(d for d in world.devs if d["device_uuid"] == device_uuid)
+        assert bind(world.db, arq, dev["rp_uuid"]) == "Bound"
+        lent.append(dev)
+    [reserved] = [d for d in world.devs if d not in lent]
+    [mine] = make_arqs(world.db, OWNER)
+    assert bind(world.db, mine, reserved["rp_uuid"]) == "Bound"
+    [more] = make_arqs(world.db, OWNER)
+    ctx = RequestContext(project_id=OWNER)
+    asked = world.run(at=OPENS + dt.timedelta(minutes=1))
+    assert asked.reclaimed == []  # the window is open: nothing is reclaimed unasked
+    done = world.cases.reclaim(ctx, world.pool.uuid, [lent[0]["device_uuid"]], project_id=OWNER)
+    [wanted] = [x for x in loans_of(world.db) if x.device_uuid == lent[0]["device_uuid"]]
+    assert done.reclaiming == (wanted.uuid,)
+    assert wanted.state == "reclaiming"
+    assert wanted.reclaim_deadline == OPENS + dt.timedelta(minutes=1, seconds=NOTICE)
+    # During the notice the borrower still holds it: the owner's bind fails, nothing lost.
+    assert bind(world.db, more, lent[0]["rp_uuid"]) == "BindFailed"
+    [more] = make_arqs(world.db, OWNER)
+    end = wanted.reclaim_deadline
+    assert world.run(at=end).returned == [wanted.uuid]
+    assert bind(world.db, more, lent[0]["rp_uuid"]) == "Bound"
+    # The other loan is untouched: still active in the open window.
+    [other] = [x for x in loans_of(world.db) if x.device_uuid == lent[1]["device_uuid"]]
+    assert other.state == "active"
 
 
 def test_a_nova_failure_is_recorded_and_retried_on_a_later_pass(world):
@@ -372,3 +531,17 @@ def test_the_runner_passes_on_events_when_due_and_on_the_sweep(world):
     runner.notify(world.pool.uuid)
     runner.step()
     assert len(world.sync.synced) == 2
+
+
+def test_a_notify_pool_switched_to_stop_enforces_loans_past_their_deadline(db, clock):
+    world = World(db, clock, on_reclaim="notify")
+    _, loan = world.lend()
+    world.run(at=CLOSES)
+    deadline = CLOSES + dt.timedelta(seconds=NOTICE)
+    assert world.run(at=deadline).returned == []
+    ctx = RequestContext(project_id=OWNER)
+    world.cases.update(ctx, world.pool.uuid, {"on_reclaim": "stop"}, project_id=OWNER)
+    world.run(at=deadline + dt.timedelta(seconds=RETRY))  # the notify attempt counts as failed
+    done = world.run(at=deadline + dt.timedelta(seconds=RETRY + 1))
+    assert done.returned == [loan.uuid]
+    assert world.nova.calls == [(loan.instance_uuid, "stop")]

@@ -332,3 +332,24 @@ def test_pool_changed_reaches_the_conductors_lending_hook_after_the_commit(db, c
     # LocalConductor fails a cast sent with the transaction still open.
     assert local.casts == [("pool_changed", {"pool_uuid": shown.pool.uuid})]
     assert seen == [shown.pool.uuid]
+
+
+def test_revoke_takes_the_device_back_keeping_the_instance(db, pool):
+    _, devs = pool
+    [arq] = make_arqs(db, BORROWER)
+    bind(db, arq, devs[0]["rp_uuid"])
+    [loan] = loans_of(db)
+    with db.transaction() as s:
+        closed = arq_cases.revoke(s, arq, "taken back", now=NOW)
+    assert closed == [loan.uuid]
+    row = arq_row(db, arq)
+    assert (row.state, row.error) == (states.BIND_FAILED, "taken back")
+    with db.transaction() as s:
+        [found] = db_arqs.of_instance(s, loan.instance_uuid, project_id=None)
+        assert (found.hostname, found.device_rp_uuid, found.attach_handle_id) == (None, None, None)
+    # The owner binds the device now; a second revoke changes nothing.
+    [mine] = make_arqs(db, OWNER)
+    assert bind(db, mine, devs[0]["rp_uuid"]) == states.BOUND
+    with db.transaction() as s:
+        assert arq_cases.revoke(s, arq, "again", now=NOW) == []
+    assert arq_row(db, arq).error == "taken back"

@@ -200,3 +200,26 @@ def test_negative_intervals_are_a_bug_of_the_caller():
         loans.energy_kwh([(-1, 100.0)])
     with pytest.raises(ValueError, match="negative"):
         loans.energy_kwh([(1, -100.0)])
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "done"),
+    [
+        ("stop", "SHUTOFF", True),
+        ("stop", "shutoff", True),
+        ("stop", "ACTIVE", False),
+        ("stop", "SHELVED_OFFLOADED", True),
+        ("stop", "DELETED", True),
+        ("shelve", "SHUTOFF", False),
+        ("shelve", "SHELVED", True),
+        ("shelve", "SHELVED_OFFLOADED", True),
+        ("delete", "SHUTOFF", False),
+        ("delete", "SOFT_DELETED", True),
+        ("delete", loans.GONE, True),
+        ("stop", None, False),
+        ("notify", "SHUTOFF", False),
+        ("stop", "ERROR", False),
+    ],
+)
+def test_an_action_took_effect_in_the_state_asked_or_further(action, status, done):
+    assert loans.took_effect(action, status) is done
