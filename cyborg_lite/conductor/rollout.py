@@ -80,6 +80,10 @@ class Engine:
             rollout = db_rollouts.lock(session, rollout_uuid)
             if rollout is None:
                 return None
+            if rollout.state not in states.UNFINISHED:
+                # Finished: nothing to drive, and no lease to take (a finished rollout
+                # holds none).
+                return None
             now = self._clock()
             took_over = self._take_lease(rollout, now)
             if took_over is None:
@@ -164,15 +168,14 @@ class Engine:
         expired = rollout.lease_expires is None or rollout.lease_expires <= now
         if not mine and not expired:
             return None
-        took_over = not mine and rollout.lease_owner is not None
+        previous = rollout.lease_owner
+        took_over = not mine and previous is not None
         rollout.lease_owner = self.owner
         rollout.lease_expires = now + dt.timedelta(seconds=self._settings.lease_seconds)
         if took_over:
+            # ``previous`` was read before the overwrite: the line names the old owner.
             LOG.info(
-                "Conductor %s takes over rollout %s from %s",
-                self.owner,
-                rollout.uuid,
-                rollout.lease_owner,
+                "Conductor %s takes over rollout %s from %s", self.owner, rollout.uuid, previous
             )
         return took_over
 

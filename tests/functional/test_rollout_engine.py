@@ -251,6 +251,31 @@ def test_takeover_after_crash_flashes_nothing_twice(db, agents, clock):
     assert set(agents.flashed.values()) == {1}
 
 
+def test_takeover_log_names_the_previous_owner(db, agents, clock, caplog):
+    ff.fleet(db, hosts=1, per_host=1)
+    uuid = ff.rollout(db, ff.image(db), {"hosts": ["node000"]}, {"canary": 0})
+    make_engine(db, agents, clock, owner="a", lease_seconds=30).advance(uuid)
+    clock.tick(31)
+    with caplog.at_level("INFO", logger="cyborg_lite.conductor.rollout"):
+        make_engine(db, agents, clock, owner="b", lease_seconds=30).advance(uuid)
+    assert f"Conductor b takes over rollout {uuid} from a" in caplog.text
+
+
+def test_a_finished_rollout_takes_no_lease(db, agents, clock):
+    ff.fleet(db, hosts=1, per_host=1)
+    uuid = ff.rollout(db, ff.image(db), {"hosts": ["node000"]}, {"canary": 0})
+    a = make_engine(db, agents, clock, owner="a", lease_seconds=30)
+    a.advance(uuid)
+    agents.drain_all(a)
+    done = rollout_row(db, uuid)
+    assert (done.state, done.lease_owner, done.lease_expires) == (states.COMPLETED, None, None)
+    # Another conductor's late sweep over it (its list read before the end) changes nothing.
+    clock.tick(31)
+    assert make_engine(db, agents, clock, owner="b").advance(uuid) is None
+    again = rollout_row(db, uuid)
+    assert (again.state, again.lease_owner, again.lease_expires) == (states.COMPLETED, None, None)
+
+
 def test_duplicate_and_late_messages_change_nothing(db, agents, clock):
     ff.fleet(db, hosts=1, per_host=1)
     uuid = ff.rollout(db, ff.image(db), {"hosts": ["node000"]}, {"canary": 0})
