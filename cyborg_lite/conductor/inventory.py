@@ -197,11 +197,20 @@ def receive_heartbeat(
     return _retrying(f"Heartbeat from {hostname}", attempt)
 
 
-def mark_silent_hosts_down(db: Database, now: dt.datetime, down_after: float) -> list[Event]:
-    """Mark down every up host silent for ``down_after`` seconds; its devices stay listed."""
+def mark_silent_hosts_down(
+    db: Database,
+    now: dt.datetime,
+    down_after: float,
+    *,
+    owns: Callable[[str], bool] | None = None,
+) -> list[Event]:
+    """Mark down every up host silent for ``down_after`` seconds (of those this conductor
+    ``owns``, when given: the hash ring's share); its devices stay listed."""
     cutoff = now - dt.timedelta(seconds=down_after)
     with db.transaction() as session:
         candidates = db_hosts.stale(session, cutoff)
+    if owns is not None:
+        candidates = [hostname for hostname in candidates if owns(hostname)]
     events: list[Event] = []
     for hostname in candidates:
         # One short write transaction each: the conditional update decides who notifies.

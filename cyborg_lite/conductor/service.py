@@ -22,6 +22,7 @@ from cyborg_lite.conductor import inventory, manager, usage
 from cyborg_lite.conductor.agents import BusAgents
 from cyborg_lite.conductor.lending import LendingEngine
 from cyborg_lite.conductor.lending_runner import LendingRunner
+from cyborg_lite.conductor.membership import Membership
 from cyborg_lite.conductor.ports import DeviceSync, NovaEvents, NovaServers
 from cyborg_lite.conductor.rollout import Engine
 from cyborg_lite.conductor.rollout_io import NoScheduling, Scheduling, Settings
@@ -35,6 +36,13 @@ from cyborg_lite.placement.sync import ProviderSync
 from cyborg_lite.placement.worker import SyncWorker
 
 LOG = logging.getLogger(__name__)
+
+
+def conductor_name(conf: cfg.ConfigOpts) -> str:
+    """A unique name per conductor process (its rollout leases and its conductors row): a
+    restarted conductor takes its old rollouts over like any other conductor would, once
+    their lease has expired, and registers anew."""
+    return f"{conf.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclasses.dataclass
@@ -54,6 +62,7 @@ def build_rollouts(
     *,
     scheduling: Scheduling | None = None,
     nova_client: NovaEvents | None = None,
+    owner: str | None = None,
 ) -> RolloutMachinery:
     """The rollout engine for this conductor; agents are reached over ``transport``, and
     ``scheduling`` (Placement's drain, if configured) takes devices out of scheduling."""
@@ -64,9 +73,7 @@ def build_rollouts(
         max_attempts=int(c.firmware_job_max_attempts),
     )
     agents = BusAgents(agent_rpcapi.AgentAPI(transport, timeout=float(c.agent_call_timeout)))
-    # A unique owner per process: a restarted conductor takes its old rollouts over like any
-    # other conductor would, once their lease has expired.
-    owner = f"{conf.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    owner = owner or conductor_name(conf)
 
     def emit(event: str, payload: dict[str, Any]) -> None:
         manager.notify(notifier, [(event, payload)])
@@ -131,18 +138,30 @@ class ConductorService:
         self._db = db
         self._notifier = notifier
         self._clock = clock
+        self.name = conductor_name(conf)
+        # Which hosts' periodic work is this conductor's (issue 18): liveness and the
+        # Placement repair; reports and results go to whoever the broker hands them to.
+        self.membership = Membership.from_conf(conf, db, self.name)
         # --- Placement (issue 6): the sync thread, its hook on reports, and the engine's
         # Scheduling (reserved = total while drained); NoScheduling without [placement].
         sync = ProviderSync.from_conf(conf, db)
         self.placement = (
-            SyncWorker(sync, conf.placement.sync_interval) if sync is not None else None
+            SyncWorker(sync, conf.placement.sync_interval, owns=self.membership.owns)
+            if sync is not None
+            else None
         )
         self.scheduling: Scheduling = sync if sync is not None else NoScheduling()
         # The conductor owns the Nova client: binds (the API's casts, and program at bind)
         # are told to Nova from here.
         nova_client = nova.NovaClient.from_conf(conf)
         self.rollouts = build_rollouts(
-            conf, db, transport, notifier, scheduling=self.scheduling, nova_client=nova_client
+            conf,
+            db,
+            transport,
+            notifier,
+            scheduling=self.scheduling,
+            nova_client=nova_client,
+            owner=self.name,
         )
         self.lending = build_lending(conf, db, notifier, device_sync=sync, nova_client=nova_client)
         self.manager = manager.ConductorManager(
@@ -165,6 +184,7 @@ class ConductorService:
     def start(self) -> None:
         """Start serving RPC and checking liveness."""
         self._started_at = self._clock()
+        self.membership.start()
         self._server.start()
         if self.placement is not None:
             self.placement.start()
@@ -186,7 +206,9 @@ class ConductorService:
         # A conductor that was itself stopped has heard nobody: give agents one full period
         # to reach it before judging them, instead of marking the whole fleet down at start.
         if self._started_at is None or (now - self._started_at).total_seconds() >= down_after:
-            events += inventory.mark_silent_hosts_down(self._db, now, down_after)
+            events += inventory.mark_silent_hosts_down(
+                self._db, now, down_after, owns=self.membership.owns
+            )
         events += inventory.purge_released(self._db)
         manager.notify(self._notifier, events)
         return events
@@ -219,3 +241,4 @@ class ConductorService:
         for thread in (self._thread, self._usage_thread):
             if thread is not None:
                 thread.join(timeout=5)
+        self.membership.stop()

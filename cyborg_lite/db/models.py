@@ -336,9 +336,10 @@ class RolloutJob(TimestampMixin, Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
-# The usage and lending tables live in modules of their own; importing them here puts them on
-# Base.metadata wherever the models are loaded (alembic, the schema test), and keeps
+# The usage, lending and cluster tables live in modules of their own; importing them here
+# puts them on Base.metadata wherever the models are loaded (alembic, the schema test), and keeps
 # ``models.<Name>`` working for every table.
+from cyborg_lite.db.models_cluster import Conductor  # noqa: E402
 from cyborg_lite.db.models_lending import (  # noqa: E402
     AcceleratorPool,
     Loan,
@@ -349,6 +350,7 @@ from cyborg_lite.db.models_usage import DeviceUsage, UsageRollup  # noqa: E402
 
 __all__ = [
     "AcceleratorPool",
+    "Conductor",
     "DeviceUsage",
     "Loan",
     "PoolDevice",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from oslo_config import cfg
@@ -97,10 +97,15 @@ class ProviderSync:
 
     # --- hosts ---------------------------------------------------------------------------
 
-    def sync_all(self, *, request_id: str | None = None) -> list[HostResult]:
-        """Sync every known host (the periodic repair)."""
+    def sync_all(
+        self, *, request_id: str | None = None, owns: Callable[[str], bool] | None = None
+    ) -> list[HostResult]:
+        """Sync every known host (the periodic repair); only those ``owns`` accepts, when
+        given (this conductor's share of the fleet)."""
         with self._db.transaction() as session:
             names = db_providers.hostnames(session)
+        if owns is not None:
+            names = [name for name in names if owns(name)]
         return [self.sync_host(name, request_id=request_id) for name in names]
 
     def sync_host(self, hostname: str, *, request_id: str | None = None) -> HostResult:

@@ -3,13 +3,16 @@ full sync that repairs drift.
 
 Reports are answered without waiting for Placement (an agent's RPC call should not hang on
 another service): ``request(hostname)`` queues the host, and this thread syncs it. Requests
-for one host coalesce, so a burst of reports costs one sync.
+for one host coalesce, so a burst of reports costs one sync. The periodic repair covers the
+hosts this conductor ``owns`` (the hash ring's share, issue 18), so N conductors repair the
+fleet once between them, not N times.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from oslo_log import log as logging
 
@@ -21,9 +24,12 @@ LOG = logging.getLogger(__name__)
 class SyncWorker:
     """Runs ``ProviderSync`` off the RPC threads: queued hosts first, everything periodically."""
 
-    def __init__(self, sync: ProviderSync, interval: float) -> None:
+    def __init__(
+        self, sync: ProviderSync, interval: float, *, owns: Callable[[str], bool] | None = None
+    ) -> None:
         self.sync = sync
         self._interval = interval
+        self._owns = owns
         self._pending: set[str] = set()
         self._cond = threading.Condition()
         self._stopping = False
@@ -63,7 +69,7 @@ class SyncWorker:
             try:
                 if time.monotonic() >= next_full:
                     next_full = time.monotonic() + self._interval
-                    self.sync.sync_all()
+                    self.sync.sync_all(owns=self._owns)
                 else:
                     for hostname in hosts:
                         self.sync.sync_host(hostname)

@@ -99,6 +99,7 @@ def test_the_scan_reads_every_kind_of_import():
 
 
 RULED = (
+    "cyborg_lite.cluster",
     "cyborg_lite.db",
     "cyborg_lite.drivers",
     "cyborg_lite.firmware",
@@ -167,6 +168,11 @@ def test_lending_rules_import_nothing_of_the_service():
     # cyborg_lite.exception, which imports nothing of the service itself.
     allowed = ["cyborg_lite.lending", "cyborg_lite.exception"]
     assert _offenders("cyborg_lite.lending", ["cyborg_lite"], allowed) == []
+
+
+def test_cluster_rules_import_nothing_of_the_service():
+    # cluster/ is a domain package (the hash ring): the conductor's membership builds on it.
+    assert _offenders("cyborg_lite.cluster", ["cyborg_lite"], ["cyborg_lite.cluster"]) == []
 
 
 def test_use_cases_know_nothing_of_http_or_the_services_above_them():

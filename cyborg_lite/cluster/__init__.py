@@ -1,0 +1,1 @@
+"""Pure rules of conductors sharing the fleet: which live conductor owns which host."""
