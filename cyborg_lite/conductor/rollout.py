@@ -7,8 +7,11 @@ in SQL (binds refuse it from then on), drain it in Placement with no transaction
 another (or itself, restarted) that takes the rollout's lease once it expires and carries on:
 jobs caught between drain and dispatch are drained and dispatched again, which is safe because
 agents run a job uuid at most once. Job results from
-agents (applied by ``rollout_results``) advance their rollout at once; a timer only covers what
-no message announces (the end of a bake, a window opening, a deadline, a lease to renew).
+agents (applied by ``rollout_results``) advance their rollout at once, on whichever conductor
+the broker handed them to: any conductor advances a rollout under its row lock, which keeps the
+limits, and dispatches the jobs it started; the lease only says who recovers after a death
+(issue 18). A timer only covers what no message announces (the end of a bake, a window
+opening, a deadline, a lease to renew).
 
 The engine decides; its SQL is in ``db/rollouts.py`` (reading and locking rollouts) and
 ``db/rollout_jobs.py`` (job transitions, drains, counts, deadlines).
@@ -85,11 +88,17 @@ class Engine:
                 # holds none).
                 return None
             now = self._clock()
+            # Any conductor advances under the row lock, which alone keeps the limits (the
+            # counts are read under it): a result that reached a conductor without the lease
+            # fills the slot it freed at once (issue 18). The lease is for what one conductor
+            # must do: noticing that its holder died, and recovering the jobs it left.
             took_over = self._take_lease(rollout, now)
-            if took_over is None:
-                return rollout.lease_expires
             redrain, redo = self._recover(session, rollout) if took_over else ([], [])
             wake, started = self._step(session, rollout, now)
+            if rollout.lease_owner not in (None, self.owner) and rollout.lease_expires:
+                # Another's lease: look again when it ends, to take over if it was not
+                # renewed (its holder died).
+                wake = min(wake, rollout.lease_expires) if wake else rollout.lease_expires
         # Committed: the jobs are draining and their devices refuse binds. Placement next.
         draining = redrain + started
         for job in draining:
@@ -162,12 +171,13 @@ class Engine:
 
     # --- steps ----------------------------------------------------------------------------
 
-    def _take_lease(self, rollout: models.Rollout, now: dt.datetime) -> bool | None:
-        """None: another conductor holds it. True: taken over from another. False: ours."""
+    def _take_lease(self, rollout: models.Rollout, now: dt.datetime) -> bool:
+        """Take or renew the rollout's lease unless another live conductor holds it. True:
+        taken over from another (whose jobs in between need recovering). False otherwise."""
         mine = rollout.lease_owner == self.owner
         expired = rollout.lease_expires is None or rollout.lease_expires <= now
         if not mine and not expired:
-            return None
+            return False
         previous = rollout.lease_owner
         took_over = not mine and previous is not None
         rollout.lease_owner = self.owner
@@ -206,7 +216,11 @@ class Engine:
         with self._db.transaction() as session:
             rollout = db_rollouts.get(session, rollout_uuid)
             moved = db_jobs.move_many(
-                session, [job.uuid for job in jobs], [states.DRAINING], states.DISPATCHED
+                session,
+                [job.uuid for job in jobs],
+                [states.DRAINING],
+                states.DISPATCHED,
+                dispatched_by=self.owner,
             )
             return rollout_io.job_payloads(
                 session,
@@ -346,6 +360,7 @@ class Engine:
                 states.DISPATCHED,
                 attempts=job.attempts + 1,
                 deadline=deadline,
+                dispatched_by=self.owner,
             )
             payload = rollout_io.job_payload(
                 session, rollout, job, self._settings.job_timeout_seconds

@@ -1,6 +1,7 @@
 """The rollout watchdog: jobs past their deadline are asked about, then retried or failed; jobs
-on hosts that went down fail with that reason; jobs waiting for activation are settled from
-the host's next report."""
+on hosts that went down fail with that reason; jobs left draining by a conductor that died are
+dispatched again; jobs waiting for activation are settled from the host's next report. With
+several conductors, each watches the jobs of the hosts it owns (the hash ring, issue 18)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ class Watchdog:
         agents: Agents,
         settings: Settings,
         clock: Callable[[], dt.datetime] = models.utcnow,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
+        self._owns = owns or (lambda _hostname: True)
         self._engine = engine
         self._db = db
         self._agents = agents
@@ -48,6 +51,13 @@ class Watchdog:
             stuck = [
                 (j.uuid, j.hostname, j.state, j.attempts)
                 for j in db_jobs.overdue(session, rollout.id, now)
+                if self._owns(j.hostname)
+            ]
+            left_before = now - dt.timedelta(seconds=self._settings.lease_seconds)
+            left = [
+                j.uuid
+                for j in db_jobs.left_draining(session, rollout.id, left_before)
+                if self._owns(j.hostname)
             ]
             # Filtered in SQL, and skipped when no host is down (the usual case): loading
             # every in-flight job each sweep was most of the runner's time at 1,000 in flight.
@@ -55,6 +65,7 @@ class Watchdog:
                 [
                     (j.uuid, j.hostname)
                     for j in db_jobs.in_flight(session, rollout.id, hostnames=down_hosts)
+                    if self._owns(j.hostname)
                 ]
                 if down_hosts
                 else []
@@ -68,6 +79,13 @@ class Watchdog:
             )
         for job_uuid, hostname, state, attempts in stuck:
             self._resolve_overdue(job_uuid, hostname, state, attempts)
+        overdue = {job[0] for job in stuck}
+        for job_uuid in left:
+            if job_uuid not in overdue:
+                # Drained in SQL by a conductor that died before dispatching it: drain and
+                # dispatch it again (an agent runs a job uuid at most once).
+                LOG.info("Job %s was left draining; dispatching it again", job_uuid)
+                self._engine.redispatch(job_uuid)
 
     def _resolve_overdue(self, job_uuid: str, hostname: str, state: str, attempts: int) -> None:
         try:

@@ -63,6 +63,7 @@ def build_rollouts(
     scheduling: Scheduling | None = None,
     nova_client: NovaEvents | None = None,
     owner: str | None = None,
+    owns: Callable[[str], bool] | None = None,
 ) -> RolloutMachinery:
     """The rollout engine for this conductor; agents are reached over ``transport``, and
     ``scheduling`` (Placement's drain, if configured) takes devices out of scheduling."""
@@ -92,7 +93,7 @@ def build_rollouts(
         on_transition=emit,
         on_bound=bound,
     )
-    watchdog = Watchdog(engine, db, agents, settings)
+    watchdog = Watchdog(engine, db, agents, settings, owns=owns)
     runner = RolloutRunner(engine, watchdog, db, sweep_seconds=float(c.rollout_sweep_seconds))
     engine.advance_later = runner.notify
     return RolloutMachinery(engine, watchdog, runner)
@@ -162,6 +163,7 @@ class ConductorService:
             scheduling=self.scheduling,
             nova_client=nova_client,
             owner=self.name,
+            owns=self.membership.owns,
         )
         self.lending = build_lending(conf, db, notifier, device_sync=sync, nova_client=nova_client)
         self.manager = manager.ConductorManager(

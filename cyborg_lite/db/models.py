@@ -334,6 +334,8 @@ class RolloutJob(TimestampMixin, Base):
     deadline: Mapped[dt.datetime | None] = mapped_column(DateTime)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # The conductor that last dispatched the job (its conductors name; issue 18).
+    dispatched_by: Mapped[str | None] = mapped_column(sa.String(255))
 
 
 # The usage, lending and cluster tables live in modules of their own; importing them here

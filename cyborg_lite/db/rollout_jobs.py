@@ -206,6 +206,20 @@ def overdue(session: orm.Session, rollout_id: int, now: dt.datetime) -> list[Job
     )
 
 
+def left_draining(session: orm.Session, rollout_id: int, before: dt.datetime) -> list[Job]:
+    """Jobs still ``draining`` that started before ``before``: a live conductor moves a job on
+    to ``dispatched`` within a Placement call, so these were left by one that died."""
+    return list(
+        session.scalars(
+            sa.select(Job).where(
+                Job.rollout_id == rollout_id,
+                Job.state == states.DRAINING,
+                Job.started_at < before,
+            )
+        )
+    )
+
+
 def extend_deadline(session: orm.Session, job_uuid: str, deadline: dt.datetime) -> None:
     """Give a job a new deadline (its agent says it is still on it)."""
     session.execute(

@@ -510,3 +510,93 @@ def test_move_many_returns_only_the_jobs_that_moved(db, agents, clock):
         moved = rollout_jobs.move_many(s, uuids, [states.PENDING], states.DRAINING, chunk=2)
     assert moved == set(uuids[1:])
     assert job_states(db, uuid) == {states.CANCELLED: 1, states.DRAINING: 4}
+
+
+def job_rows(db, uuid):
+    with db.transaction() as s:
+        rid = s.scalar(sa.select(models.Rollout.id).where(models.Rollout.uuid == uuid))
+        return list(
+            s.scalars(
+                sa.select(models.RolloutJob)
+                .where(models.RolloutJob.rollout_id == rid)
+                .order_by(models.RolloutJob.position)
+            )
+        )
+
+
+def test_a_result_on_a_conductor_without_the_lease_fills_the_slot_at_once(db, agents, clock):
+    ff.fleet(db, hosts=3, per_host=1)
+    uuid = ff.rollout(
+        db,
+        ff.image(db),
+        {"models": ["NVIDIA H100 80GB HBM3"]},
+        {"canary": 0, "waves": ["100%"], "max_in_flight": 1},
+    )
+    a = make_engine(db, agents, clock, owner="a", lease_seconds=30)
+    b = make_engine(db, agents, clock, owner="b", lease_seconds=30)
+    a.advance(uuid)
+    [first] = agents.running
+    # The broker hands the result to b: b starts and dispatches the next job itself, under
+    # the row lock, while a keeps the lease.
+    agents.finish(b, first)
+    assert len(agents.running) == 1
+    assert agents.max_in_flight == 1
+    assert rollout_row(db, uuid).lease_owner == "a"
+    agents.drain_all(b)
+    assert rollout_row(db, uuid).state == states.COMPLETED
+    assert [j.dispatched_by for j in job_rows(db, uuid)] == ["a", "b", "b"]
+    assert set(agents.flashed.values()) == {1}
+
+
+def test_a_job_left_draining_by_a_dead_conductor_is_dispatched_again(db, agents, clock):
+    ff.fleet(db, hosts=2, per_host=1)
+    uuid = ff.rollout(
+        db,
+        ff.image(db),
+        {"models": ["NVIDIA H100 80GB HBM3"]},
+        {"canary": 0, "waves": ["100%"], "max_in_flight": 2},
+    )
+    a = make_engine(db, agents, clock, owner="a", lease_seconds=30)
+    a.advance(uuid)
+    # Conductor b started the second job (draining committed) and died before dispatching:
+    # put the first back as if only it had been dispatched, the second left draining.
+    rows = job_rows(db, uuid)
+    held = rows[1]
+    agents.running.pop(held.uuid)
+    agents.status.pop(held.uuid)
+    agents.flashed[held.device_uuid] -= 1
+    with db.transaction() as s:
+        s.execute(
+            sa.update(models.RolloutJob)
+            .where(models.RolloutJob.uuid == held.uuid)
+            .values(state=states.DRAINING, dispatched_by=None)
+        )
+    settings = Settings(lease_seconds=30)
+    watchdog = Watchdog(a, db, agents, settings, clock)
+    watchdog.check(uuid)
+    assert held.uuid not in agents.running  # too recent: its conductor may be on it
+    clock.tick(31)
+    watchdog.check(uuid)
+    assert held.uuid in agents.running
+    agents.drain_all(a)
+    assert rollout_row(db, uuid).state == states.COMPLETED
+    assert set(agents.flashed.values()) == {1}
+
+
+def test_each_watchdog_watches_only_the_hosts_its_conductor_owns(db, clock):
+    ff.fleet(db, hosts=1, per_host=1)
+    uuid = ff.rollout(db, ff.image(db), {"hosts": ["node000"]}, {"canary": 0})
+
+    class SilentAgents(FakeAgents):
+        def flash(self, hostname, job):
+            self.dispatches += 1
+
+    silent = SilentAgents()
+    settings = Settings(job_timeout_seconds=60, max_attempts=2)
+    engine = Engine(db, silent, owner="a", clock=clock, settings=settings)
+    engine.advance(uuid)
+    clock.tick(61)
+    Watchdog(engine, db, silent, settings, clock, owns=lambda host: False).check(uuid)
+    assert silent.dispatches == 1  # not its host: left to its owner
+    Watchdog(engine, db, silent, settings, clock, owns=lambda host: host == "node000").check(uuid)
+    assert silent.dispatches == 2

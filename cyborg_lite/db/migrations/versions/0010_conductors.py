@@ -1,4 +1,5 @@
-"""Conductors sharing the fleet: one row per running conductor with its heartbeat
+"""Conductors sharing the fleet: one row per running conductor with its heartbeat, and the
+conductor that dispatched each firmware job
 
 Revision ID: 0010
 Revises: 0009
@@ -32,7 +33,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name="uq_conductors_name"),
     )
     op.create_index("ix_conductors_heartbeat_at", "conductors", ["heartbeat_at"])
+    with op.batch_alter_table("rollout_jobs") as batch:
+        batch.add_column(sa.Column("dispatched_by", sa.String(255), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rollout_jobs") as batch:
+        batch.drop_column("dispatched_by")
     op.drop_table("conductors")
