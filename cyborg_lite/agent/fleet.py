@@ -10,6 +10,10 @@ import concurrent.futures
 import threading
 from typing import TYPE_CHECKING
 
+from oslo_config import cfg
+
+from cyborg_lite.agent.results import ResultBatcher, results_for
+
 if TYPE_CHECKING:
     from cyborg_lite.agent.service import AgentService
 
@@ -50,6 +54,16 @@ class Fleet:
         )
         self._loops = [_Loop(f"fleet-loop-{n}") for n in range(max(1, loops))]
         self._placed = 0
+        self._results: ResultBatcher | None = None
+        self._results_made = False
+
+    def results(self, conf: cfg.ConfigOpts, conductor: object) -> ResultBatcher | None:
+        """The fleet's one result batcher (made for the first agent's conductor client; all
+        share the transport): the whole process's results leave in batches."""
+        if not self._results_made:
+            self._results = results_for(conf, conductor)
+            self._results_made = True
+        return self._results
 
     def place(self) -> _Loop:
         """The loop the next agent joins (round robin)."""
@@ -63,7 +77,9 @@ class Fleet:
         return [a for loop in self._loops for a in loop.agents]
 
     def start(self) -> None:
-        """Start every agent, then the loops."""
+        """Start the result batcher, every agent, then the loops."""
+        if self._results is not None:
+            self._results.start()
         for agent in self.agents:
             agent.start()
         for loop in self._loops:
@@ -83,4 +99,6 @@ class Fleet:
             agent.begin_stop()
         for agent in reversed(self.agents):
             agent.finish_stop()
+        if self._results is not None:
+            self._results.stop()
         self.executor.shutdown(wait=False)

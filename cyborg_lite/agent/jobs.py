@@ -32,6 +32,7 @@ from oslo_log import log as logging
 from cyborg_lite import rpc
 from cyborg_lite.agent import flashing, images, jobstate
 from cyborg_lite.agent.job_ports import Images, Inventory, JobConductor
+from cyborg_lite.agent.results import ResultBatcher
 from cyborg_lite.drivers import base
 from cyborg_lite.firmware import states
 
@@ -62,9 +63,13 @@ class JobRunner:
         report_delay: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         executor: concurrent.futures.Executor | None = None,
+        results: ResultBatcher | None = None,
     ) -> None:
         self._inventory = inventory
         self._conductor = conductor
+        # The process's batcher (RPC 1.6, issue 18): results and progress leave in batches;
+        # None, or a conductor older than 1.6, sends each on its own as before.
+        self._results = results
         self.store = store
         self._images = image_source
         self._discovery_timeout = discovery_timeout
@@ -327,6 +332,17 @@ class JobRunner:
 
     def _deliver(self, record: dict[str, Any]) -> bool:
         result = record["result"]
+        if self._results is not None and self._results.batched:
+            uuid = record["uuid"]
+            update = {
+                "job_uuid": uuid,
+                "state": result["state"],
+                "version": result["version"],
+                "error_code": result["error_code"],
+                "message": result["message"],
+            }
+            self._results.send_result(update, lambda ok: self._delivered(uuid, ok))
+            return True
         try:
             self._conductor.job_update(
                 rpc.admin_context(),
@@ -345,8 +361,18 @@ class JobRunner:
         self.store.acknowledge(record["uuid"])
         return True
 
+    def _delivered(self, uuid: str, ok: bool) -> None:
+        """The batcher's word on a result: acknowledged, or retried after a pause."""
+        if ok:
+            self.store.acknowledge(uuid)
+        else:
+            self._quiet_until = self._clock() + self._retry_interval
+
     def _progress(self, uuid: str, state: str) -> None:
         if self._clock() < self._quiet_until:
+            return
+        if self._results is not None and self._results.batched:
+            self._results.send_progress({"job_uuid": uuid, "state": state})
             return
         try:
             self._conductor.job_progress(rpc.admin_context(), uuid, state)

@@ -15,6 +15,7 @@ from oslo_log import log as logging
 from cyborg_lite import rpc
 from cyborg_lite.agent import discovery, images, job_ports, jobs, jobstate, usage
 from cyborg_lite.agent.manager import AgentConductor, AgentEndpoint, AgentManager
+from cyborg_lite.agent.results import results_for
 from cyborg_lite.drivers import base
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ class AgentService:
         # fleet's pool; alone, the agent has a loop thread and a small pool of its own.
         loop = fleet.place() if fleet else None
         self._in_fleet = loop is not None
+        # One batcher per process: a fleet's agents share the fleet's (issue 18).
+        self._own_results = None if fleet is not None else results_for(conf, conductor)
+        batcher = fleet.results(conf, conductor) if fleet is not None else self._own_results
         self.manager = AgentManager(
             conf, conductor, drivers, load_errors, wake=loop.wake if loop else None
         )
@@ -60,6 +64,7 @@ class AgentService:
             retry_interval=float(conf.agent.heartbeat_interval),
             report_delay=float(conf.agent.job_report_delay),
             executor=fleet.executor if fleet else None,
+            results=batcher,
         )
         # Undelivered job results are retried at the loop's pace.
         self.manager.add_periodic(self.jobs.retry_unacked)
@@ -81,6 +86,8 @@ class AgentService:
     def start(self) -> None:
         """Resume journaled jobs, listen for requests and start reporting (a full report goes
         out at once)."""
+        if self._own_results is not None:
+            self._own_results.start()
         self.jobs.start()
         # The endpoints only queue or read (a job is journaled and queued, a refresh flagged),
         # so two threads serve them; oslo.messaging's default pool would keep up to 64
@@ -110,6 +117,8 @@ class AgentService:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self.jobs.stop()
+        if self._own_results is not None:
+            self._own_results.stop()
 
 
 def _sampler(

@@ -61,7 +61,7 @@ def _request_id(context: Any) -> str | None:
 class ConductorManager:
     """RPC endpoints of topic ``cyborg-lite-conductor``."""
 
-    target = oslo_messaging.Target(version="1.5")
+    target = oslo_messaging.Target(version="1.6")
 
     def __init__(
         self,
@@ -175,3 +175,33 @@ class ConductorManager:
             job_uuid, state, version=version, error_code=error_code, message=message
         )
         return {"accepted": accepted}
+
+    def job_updates(self, context: Any, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        """Many results of firmware jobs (1.6), each applied as ``job_update`` would; the
+        answer lists whether each was applied, in order (a malformed one is False, logged)."""
+        return {"accepted": [self._one_update(u) for u in updates]}
+
+    def job_progress_many(self, context: Any, updates: list[dict[str, Any]]) -> None:
+        """Many progress updates of firmware jobs (1.6, a cast nobody answers)."""
+        for update in updates:
+            self._one_update(update)
+
+    def _one_update(self, update: Any) -> bool:
+        if self._rollouts is None:
+            raise oslo_messaging.MessagingException("This conductor runs no rollout engine")
+        if (
+            not isinstance(update, dict)
+            or not isinstance(update.get("job_uuid"), str)
+            or not isinstance(update.get("state"), str)
+        ):
+            LOG.warning("Malformed job update ignored: %.200r", update)
+            return False
+        return bool(
+            self._rollouts.engine.job_update(
+                update["job_uuid"],
+                update["state"],
+                version=update.get("version"),
+                error_code=update.get("error_code"),
+                message=update.get("message"),
+            )
+        )

@@ -40,6 +40,14 @@ API version history:
   loans reclaiming, already in SQL); the conductor's lending engine passes over it now. A
   lost cast is repaired by the engine's own passes; a conductor before 1.5 cannot take it,
   so the API does not send it there (``version_cap``).
+* 1.6 - ``job_updates(updates)`` (call, from agents): many firmware job results in one call,
+  each ``{"job_uuid", "state", "version", "error_code", "message"}`` as 1.1's ``job_update``;
+  returns ``{"accepted": [bool, ...]}`` in the same order (False for a stale, duplicate or
+  malformed update, which changes nothing). ``job_progress_many(updates)`` (cast): many
+  progress updates (``{"job_uuid", "state"}``). An agent process sends what arrived within
+  ``[agent] result_batch_seconds`` as one message (``agent.results``); against a conductor
+  before 1.6 (``UnsupportedVersion``, or the cap ``[upgrade_levels] conductor``) it goes back
+  to 1.1's one job per message. Conductors still serve 1.1's ``job_update`` for old agents.
 """
 
 from __future__ import annotations
@@ -55,7 +63,7 @@ class ConductorAPI:
     """The conductor RPC client; a method per endpoint of ``conductor.manager``."""
 
     #: The newest version this client speaks.
-    RPC_API_VERSION = "1.5"
+    RPC_API_VERSION = "1.6"
 
     def __init__(
         self,
@@ -129,6 +137,21 @@ class ConductorAPI:
             return
         cctxt = self.client.prepare(version="1.5")
         cctxt.cast(context, "pool_changed", pool_uuid=pool_uuid)
+
+    def batch_supported(self) -> bool:
+        """Whether this client may send 1.6's batched job updates (its version cap)."""
+        return bool(self.client.can_send_version("1.6"))
+
+    def job_updates(self, context: Any, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        """Many firmware job results in one call (1.6)."""
+        cctxt = self.client.prepare(version="1.6")
+        result: dict[str, Any] = cctxt.call(context, "job_updates", updates=updates)
+        return result
+
+    def job_progress_many(self, context: Any, updates: list[dict[str, Any]]) -> None:
+        """Many firmware job progress updates in one cast (1.6)."""
+        cctxt = self.client.prepare(version="1.6")
+        cctxt.cast(context, "job_progress_many", updates=updates)
 
     def job_progress(self, context: Any, job_uuid: str, state: str) -> None:
         """A firmware job's progress (1.1's ``job_update`` as a cast): advisory, so nothing

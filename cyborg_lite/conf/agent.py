@@ -58,6 +58,15 @@ OPTS = [
         "several jobs instead of one per job.",
     ),
     cfg.FloatOpt(
+        "result_batch_seconds",
+        default=0.05,
+        min=0.0,
+        help="Seconds an agent process gathers firmware job results and progress before "
+        "sending them to the conductor as one message (RPC 1.6; every host of a simulated "
+        "fleet shares it). 0 sends each result on its own, as agents before 1.6 did. "
+        "Example: 0.2 for a fleet process of thousands of hosts.",
+    ),
+    cfg.FloatOpt(
         "rpc_timeout",
         default=30.0,
         min=1.0,

@@ -182,3 +182,48 @@ def test_reboot_activation_is_settled_by_the_report_after_a_restart(db, fleet):
     wait_for("job settled", lambda: job_states(db, uuid) == [states.SUCCEEDED])
     wait_for("rollout completed", lambda: rollout_state(db, uuid) == states.COMPLETED)
     assert len(flashes(ledger_path)) == 1
+
+
+@pytest.mark.parametrize("conductor_version", ["1.6", "1.5"])
+def test_results_are_batched_and_a_conductor_before_1_6_still_gets_them(
+    db, fleet, monkeypatch, conductor_version
+):
+    """Agents of this release send results in batches (1.6); against a conductor that only
+    knows 1.5 they fall back to one result per call, and the rollout completes either way."""
+    from cyborg_lite.conductor import manager as conductor_manager
+
+    calls = {"job_updates": 0, "job_update": 0}
+    for name in calls:
+        real = getattr(conductor_manager.ConductorManager, name)
+
+        def counted(self, *args, __real=real, __name=name, **kwargs):
+            calls[__name] += 1
+            return __real(self, *args, **kwargs)
+
+        monkeypatch.setattr(conductor_manager.ConductorManager, name, counted)
+    if conductor_version == "1.5":  # the dispatcher refuses what a 1.5 conductor did not know
+        import oslo_messaging
+
+        monkeypatch.setattr(
+            conductor_manager.ConductorManager, "target", oslo_messaging.Target(version="1.5")
+        )
+    server, start_agent, _agents, _ledger, transport = fleet
+    for host in HOSTS:
+        start_agent(host)
+    wait_for("both hosts' devices", lambda: devices_reported(db, 6))
+    new = "97.00.12.00.01"
+    data = image_bytes("vbios", new)
+    image_uuid = add_image(db, "vbios", new, "2330", data)
+    server.files[image_uuid] = data
+    uuid = ff.rollout(
+        db, image_uuid, {"hosts": HOSTS}, {"canary": 0, "waves": ["100%"], "max_in_flight": 4}
+    )
+    rpcapi.ConductorAPI(transport).rollout_changed(rpc.admin_context(), uuid)
+    wait_for("rollout completed", lambda: rollout_state(db, uuid) == states.COMPLETED)
+    assert job_states(db, uuid) == [states.SUCCEEDED] * 4
+    if conductor_version == "1.6":
+        assert calls["job_updates"] >= 1
+        assert calls["job_update"] == 0
+    else:
+        assert calls["job_updates"] == 0  # refused before reaching the manager
+        assert calls["job_update"] >= 4
