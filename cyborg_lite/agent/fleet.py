@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from oslo_config import cfg
 
+from cyborg_lite.agent.heartbeats import HeartbeatBatcher, heartbeats_for
 from cyborg_lite.agent.results import ResultBatcher, results_for
 
 if TYPE_CHECKING:
@@ -56,6 +57,15 @@ class Fleet:
         self._placed = 0
         self._results: ResultBatcher | None = None
         self._results_made = False
+        self._beats: HeartbeatBatcher | None = None
+        self._beats_made = False
+
+    def heartbeats(self, conf: cfg.ConfigOpts, conductor: object) -> HeartbeatBatcher | None:
+        """The fleet's one heartbeat batcher: every host's heartbeat leaves in one cast."""
+        if not self._beats_made:
+            self._beats = heartbeats_for(conf, conductor)
+            self._beats_made = True
+        return self._beats
 
     def results(self, conf: cfg.ConfigOpts, conductor: object) -> ResultBatcher | None:
         """The fleet's one result batcher (made for the first agent's conductor client; all
@@ -78,8 +88,9 @@ class Fleet:
 
     def start(self) -> None:
         """Start the result batcher, every agent, then the loops."""
-        if self._results is not None:
-            self._results.start()
+        for batcher in (self._results, self._beats):
+            if batcher is not None:
+                batcher.start()
         for agent in self.agents:
             agent.start()
         for loop in self._loops:
@@ -99,6 +110,7 @@ class Fleet:
             agent.begin_stop()
         for agent in reversed(self.agents):
             agent.finish_stop()
-        if self._results is not None:
-            self._results.stop()
+        for batcher in (self._results, self._beats):
+            if batcher is not None:
+                batcher.stop()
         self.executor.shutdown(wait=False)

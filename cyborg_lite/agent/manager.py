@@ -25,6 +25,7 @@ from oslo_log import log as logging
 
 from cyborg_lite import __version__, rpc
 from cyborg_lite.agent import discovery, job_ports, jobs, reportseq
+from cyborg_lite.agent.heartbeats import HeartbeatBatcher
 from cyborg_lite.drivers import base
 
 if TYPE_CHECKING:
@@ -101,8 +102,12 @@ class AgentManager:
         clock: Callable[[], float] = time.monotonic,
         wake: threading.Event | None = None,
         sequence: reportseq.ReportSequence | None = None,
+        heartbeats: HeartbeatBatcher | None = None,
     ) -> None:
         self.host = str(conf.host)
+        # The process's heartbeat batcher (RPC 1.7); None, or a conductor before 1.7: this
+        # host calls heartbeat itself and reads the answer.
+        self._heartbeats = heartbeats
         self._conf = conf
         self._conductor = conductor
         self.drivers = list(drivers)
@@ -234,6 +239,11 @@ class AgentManager:
 
     def _send_heartbeat(self, now: float) -> str:
         assert self.acked_digest is not None
+        if self._heartbeats is not None and self._heartbeats.batched:
+            # A wanted report comes back as a refresh cast.
+            self._heartbeats.beat(self.host, __version__, self.acked_digest)
+            self._next_heartbeat = now + float(self._conf.agent.heartbeat_interval)
+            return "heartbeat"
         try:
             answer = self._conductor.heartbeat(
                 rpc.admin_context(), self.host, __version__, self.acked_digest

@@ -14,6 +14,7 @@ from oslo_log import log as logging
 
 from cyborg_lite import rpc
 from cyborg_lite.agent import discovery, images, job_ports, jobs, jobstate, usage
+from cyborg_lite.agent.heartbeats import heartbeats_for
 from cyborg_lite.agent.manager import AgentConductor, AgentEndpoint, AgentManager
 from cyborg_lite.agent.results import results_for
 from cyborg_lite.drivers import base
@@ -47,9 +48,16 @@ class AgentService:
         self._in_fleet = loop is not None
         # One batcher per process: a fleet's agents share the fleet's (issue 18).
         self._own_results = None if fleet is not None else results_for(conf, conductor)
+        self._own_beats = None if fleet is not None else heartbeats_for(conf, conductor)
         batcher = fleet.results(conf, conductor) if fleet is not None else self._own_results
+        beats = fleet.heartbeats(conf, conductor) if fleet is not None else self._own_beats
         self.manager = AgentManager(
-            conf, conductor, drivers, load_errors, wake=loop.wake if loop else None
+            conf,
+            conductor,
+            drivers,
+            load_errors,
+            wake=loop.wake if loop else None,
+            heartbeats=beats,
         )
         self.jobs = jobs.JobRunner(
             self.manager,
@@ -86,8 +94,9 @@ class AgentService:
     def start(self) -> None:
         """Resume journaled jobs, listen for requests and start reporting (a full report goes
         out at once)."""
-        if self._own_results is not None:
-            self._own_results.start()
+        for own in (self._own_results, self._own_beats):
+            if own is not None:
+                own.start()
         self.jobs.start()
         # The endpoints only queue or read (a job is journaled and queued, a refresh flagged),
         # so two threads serve them; oslo.messaging's default pool would keep up to 64
@@ -117,8 +126,9 @@ class AgentService:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self.jobs.stop()
-        if self._own_results is not None:
-            self._own_results.stop()
+        for own in (self._own_results, self._own_beats):
+            if own is not None:
+                own.stop()
 
 
 def _sampler(

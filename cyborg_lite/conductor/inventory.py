@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from oslo_log import log as logging
@@ -195,6 +195,43 @@ def receive_heartbeat(
             return stored.digest != digest, events
 
     return _retrying(f"Heartbeat from {hostname}", attempt)
+
+
+def receive_heartbeats(
+    db: Database, beats: Sequence[Mapping[str, Any]], now: dt.datetime
+) -> tuple[list[str], list[Event]]:
+    """Record a batch of heartbeats (``{"host", "agent_version", "digest"}`` each) in a few
+    statements (``db_hosts.touch_many``); ``(hosts whose full report is wanted, events)``.
+    As for one heartbeat: a report is wanted when the host is unknown or its digest is not
+    the stored one, and a down host comes back up. A malformed beat is skipped, logged."""
+    latest: dict[str, tuple[str | None, str]] = {}
+    for beat in beats:
+        host, digest = beat.get("host"), beat.get("digest")
+        if not isinstance(host, str) or not isinstance(digest, str):
+            LOG.warning("Malformed heartbeat ignored: %.200r", beat)
+            continue
+        version = beat.get("agent_version")
+        latest[host] = (str(version) if version is not None else None, digest)
+
+    def attempt() -> tuple[list[str], list[Event]]:
+        with db.transaction() as session:
+            stored = db_hosts.touch_many(
+                session, {host: version for host, (version, _) in latest.items()}, now
+            )
+            events: list[Event] = []
+            for host, state in sorted(stored.items()):
+                if state.state == "down" and db_hosts.mark_up(session, host):
+                    events.append(("host.up", {"hostname": host, "new": False}))
+        wanted = sorted(
+            host
+            for host, (_, digest) in latest.items()
+            if host not in stored or stored[host].digest != digest
+        )
+        return wanted, events
+
+    if not latest:
+        return [], []
+    return _retrying(f"Heartbeats of {len(latest)} hosts", attempt)
 
 
 def mark_silent_hosts_down(

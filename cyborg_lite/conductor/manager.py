@@ -61,7 +61,7 @@ def _request_id(context: Any) -> str | None:
 class ConductorManager:
     """RPC endpoints of topic ``cyborg-lite-conductor``."""
 
-    target = oslo_messaging.Target(version="1.6")
+    target = oslo_messaging.Target(version="1.7")
 
     def __init__(
         self,
@@ -74,8 +74,12 @@ class ConductorManager:
         device_sync: DeviceSync | None = None,
         nova_client: NovaEvents | None = None,
         lending: Callable[[str], None] | None = None,
+        ask_report: Callable[[str], None] | None = None,
     ) -> None:
         self._db = db
+        # Asks a host's agent for a full report (agent RPC refresh, a cast): how a batch of
+        # heartbeats, itself a cast, is answered (1.7).
+        self._ask_report = ask_report
         self._notifier = notifier
         self._clock = clock
         self._rollouts = rollouts
@@ -121,6 +125,22 @@ class ConductorManager:
             self._db, host, agent_version, digest, self._clock()
         )
         notify(self._notifier, events)
+        return {"report_wanted": wanted}
+
+    def heartbeats(self, context: Any, beats: list[dict[str, Any]]) -> dict[str, Any]:
+        """Many hosts' heartbeats in one message (1.7; usually a cast from an agent process,
+        a call for its first batch): recorded in a few statements, and each host whose full
+        report is wanted is asked for it with a cast back (``refresh``). Returns
+        ``{"report_wanted": [hosts]}`` for a caller that waits."""
+        wanted, events = inventory.receive_heartbeats(self._db, beats, self._clock())
+        notify(self._notifier, events)
+        if self._ask_report is not None:
+            for host in wanted:
+                LOG.info("Asking %s for a full report", host)
+                try:
+                    self._ask_report(host)
+                except Exception:  # its next heartbeat asks again
+                    LOG.exception("Could not ask %s for a full report", host)
         return {"report_wanted": wanted}
 
     @oslo_messaging.expected_exceptions(exception.Invalid)  # type: ignore[untyped-decorator]

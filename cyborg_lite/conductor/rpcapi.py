@@ -48,6 +48,13 @@ API version history:
   ``[agent] result_batch_seconds`` as one message (``agent.results``); against a conductor
   before 1.6 (``UnsupportedVersion``, or the cap ``[upgrade_levels] conductor``) it goes back
   to 1.1's one job per message. Conductors still serve 1.1's ``job_update`` for old agents.
+* 1.7 - ``heartbeats(beats)``: many hosts' heartbeats in one message, each ``{"host",
+  "agent_version", "digest"}``; sent as a cast (an agent process's first batch as a call, to
+  learn whether the conductor knows 1.7), recorded in a few statements; a host whose report
+  is wanted is asked for it with the agent API's ``refresh`` cast (a call also returns
+  ``{"report_wanted": [hosts]}``). Agents of a process share one batch
+  (``agent.heartbeats``); against a conductor before 1.7 each host calls 1.0's
+  ``heartbeat`` as before, which conductors still serve.
 """
 
 from __future__ import annotations
@@ -63,7 +70,7 @@ class ConductorAPI:
     """The conductor RPC client; a method per endpoint of ``conductor.manager``."""
 
     #: The newest version this client speaks.
-    RPC_API_VERSION = "1.6"
+    RPC_API_VERSION = "1.7"
 
     def __init__(
         self,
@@ -152,6 +159,21 @@ class ConductorAPI:
         """Many firmware job progress updates in one cast (1.6)."""
         cctxt = self.client.prepare(version="1.6")
         cctxt.cast(context, "job_progress_many", updates=updates)
+
+    def heartbeats_supported(self) -> bool:
+        """Whether this client may send 1.7's batched heartbeats (its version cap)."""
+        return bool(self.client.can_send_version("1.7"))
+
+    def heartbeats(
+        self, context: Any, beats: list[dict[str, Any]], *, wait: bool = False
+    ) -> dict[str, Any] | None:
+        """Many hosts' heartbeats (1.7): a cast, or with ``wait`` a call and its answer."""
+        cctxt = self.client.prepare(version="1.7")
+        if not wait:
+            cctxt.cast(context, "heartbeats", beats=beats)
+            return None
+        result: dict[str, Any] = cctxt.call(context, "heartbeats", beats=beats)
+        return result
 
     def job_progress(self, context: Any, job_uuid: str, state: str) -> None:
         """A firmware job's progress (1.1's ``job_update`` as a cast): advisory, so nothing

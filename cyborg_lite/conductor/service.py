@@ -175,13 +175,18 @@ class ConductorService:
             device_sync=sync,
             nova_client=nova_client,
             lending=self.lending.notify,
+            ask_report=self._ask_report,
         )
+        self._agents = agent_rpcapi.AgentAPI(transport)
         self._server = rpc.get_server(transport, rpc.CONDUCTOR_TOPIC, conf.host, [self.manager])
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started_at: dt.datetime | None = None
         self.usage = usage.Housekeeping.from_conf(conf, db, clock=clock, stop=self._stop)
         self._usage_thread: threading.Thread | None = None
+
+    def _ask_report(self, host: str) -> None:
+        self._agents.refresh(rpc.admin_context(), host)
 
     def start(self) -> None:
         """Start serving RPC and checking liveness."""

@@ -59,6 +59,31 @@ def touch(session: orm.Session, hostname: str, now: dt.datetime, agent_version: 
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def touch_many(
+    session: orm.Session, beats: Mapping[str, str | None], now: dt.datetime
+) -> dict[str, HostReportState]:
+    """Record the heartbeats ``{hostname: agent_version}`` of many hosts: one UPDATE per agent
+    version among them (a fleet runs one), then one SELECT of their states and digests. Hosts
+    unknown to SQL are absent from the answer. Rows are updated in hostname order, so two
+    conductors touching overlapping hosts lock them in the same order."""
+    by_version: dict[str | None, list[str]] = {}
+    for hostname, version in sorted(beats.items()):
+        by_version.setdefault(version, []).append(hostname)
+    for version, hostnames in by_version.items():
+        session.execute(
+            sa.update(models.Host)
+            .where(models.Host.hostname.in_(hostnames))
+            .values(last_heartbeat=now, agent_version=version, updated_at=models.Host.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    rows = session.execute(
+        sa.select(models.Host.hostname, models.Host.state, models.Host.report_digest).where(
+            models.Host.hostname.in_(sorted(beats))
+        )
+    )
+    return {name: HostReportState(state, digest) for name, state, digest in rows}
+
+
 def mark_up(session: orm.Session, hostname: str) -> bool:
     """Bring a down host back up; True only for the writer that did it."""
     result = session.execute(

@@ -227,3 +227,41 @@ def test_results_are_batched_and_a_conductor_before_1_6_still_gets_them(
     else:
         assert calls["job_updates"] == 0  # refused before reaching the manager
         assert calls["job_update"] >= 4
+
+
+@pytest.mark.parametrize("conductor_version", ["1.7", "1.6"])
+def test_heartbeats_are_batched_and_a_conductor_before_1_7_still_gets_them(
+    db, fleet, monkeypatch, conductor_version
+):
+    """Agents of this release send their heartbeats as one batch per process (1.7); against
+    a conductor that only knows 1.6 each host calls heartbeat itself again."""
+    from cyborg_lite.conductor import manager as conductor_manager
+
+    calls = {"heartbeats": 0, "heartbeat": 0}
+    for name in calls:
+        real = getattr(conductor_manager.ConductorManager, name)
+
+        def counted(self, *args, __real=real, __name=name, **kwargs):
+            calls[__name] += 1
+            return __real(self, *args, **kwargs)
+
+        monkeypatch.setattr(conductor_manager.ConductorManager, name, counted)
+    if conductor_version == "1.6":
+        import oslo_messaging
+
+        monkeypatch.setattr(
+            conductor_manager.ConductorManager, "target", oslo_messaging.Target(version="1.6")
+        )
+    _server, start_agent, _agents, _ledger, _transport = fleet
+    for host in HOSTS:
+        start_agent(host)
+    wait_for("both hosts' devices", lambda: devices_reported(db, 6))
+    key = "heartbeats" if conductor_version == "1.7" else "heartbeat"
+    wait_for(f"{key} received", lambda: calls[key] >= 4)
+    with db.transaction() as s:
+        states_ = set(s.scalars(sa.select(models.Host.state)))
+    assert states_ == {"up"}
+    if conductor_version == "1.7":
+        assert calls["heartbeat"] == 0
+    else:
+        assert calls["heartbeats"] == 0  # refused before reaching the manager

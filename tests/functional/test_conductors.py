@@ -139,3 +139,41 @@ def test_each_silent_host_is_marked_down_by_its_owner_once(db, clean, clock):
     assert a_hosts.isdisjoint(b_hosts)
     assert a_hosts | b_hosts == set(HOSTS)
     assert a_hosts == {h for h in HOSTS if a.owns(h)}
+
+
+def test_a_batch_of_heartbeats_is_recorded_and_names_the_reports_wanted(db, clean):
+    with db.transaction() as s:
+        s.add(models.Host(hostname=HOSTS[0], state="up", report_digest="d0", last_heartbeat=NOW))
+        s.add(models.Host(hostname=HOSTS[1], state="down", report_digest="d1", last_heartbeat=NOW))
+    later = NOW + dt.timedelta(seconds=30)
+    beats = [
+        {"host": HOSTS[0], "agent_version": "2.0", "digest": "d0"},  # known, same digest
+        {"host": HOSTS[1], "agent_version": "2.0", "digest": "changed"},  # down, new digest
+        {"host": HOSTS[2], "agent_version": "2.0", "digest": "x"},  # unknown to SQL
+        {"host": 7, "digest": None},  # malformed: skipped
+    ]
+    wanted, events = inventory.receive_heartbeats(db, beats, later)
+    assert wanted == [HOSTS[1], HOSTS[2]]
+    assert events == [("host.up", {"hostname": HOSTS[1], "new": False})]
+    with db.transaction() as s:
+        rows = {
+            h.hostname: (h.state, h.last_heartbeat, h.agent_version)
+            for h in s.scalars(sa.select(models.Host).where(models.Host.hostname.in_(HOSTS)))
+        }
+    assert rows == {HOSTS[0]: ("up", later, "2.0"), HOSTS[1]: ("up", later, "2.0")}
+    assert inventory.receive_heartbeats(db, [], later) == ([], [])
+
+
+def test_the_conductor_asks_each_host_whose_report_it_wants_with_a_cast_back(db, clean):
+    from cyborg_lite.conductor.manager import ConductorManager
+
+    with db.transaction() as s:
+        s.add(models.Host(hostname=HOSTS[0], state="up", report_digest="d0", last_heartbeat=NOW))
+    asked: list[str] = []
+    manager = ConductorManager(db, None, clock=lambda: NOW, ask_report=asked.append)
+    beats = [
+        {"host": HOSTS[0], "agent_version": "2.0", "digest": "d0"},
+        {"host": HOSTS[3], "agent_version": "2.0", "digest": "new"},
+    ]
+    assert manager.heartbeats(None, beats) == {"report_wanted": [HOSTS[3]]}
+    assert asked == [HOSTS[3]]
