@@ -81,7 +81,10 @@ def test_three_conductors_one_killed_mid_wave(tmp_path, procs):
             f"[database]\nconnection = {db_url}\n"
             f"[api]\nport = {port}\nworkers = 1\n"
             "[simulated]\ndevices = nvidia-h100:2\nflash_seconds = 0.5\n"
+            # Results one per message (no batching): the broker's round robin then spreads
+            # them over the conductors, so each one's share does not hang on a few batches.
             "[agent]\nreport_interval = 3\nheartbeat_interval = 1\nrpc_timeout = 10\n"
+            "result_batch_seconds = 0\n"
             f"api_endpoint = http://127.0.0.1:{port}\n"
             "[conductor]\nrollout_sweep_seconds = 0.5\nrollout_lease_seconds = 3\n"
             "firmware_job_timeout = 20\nhost_down_after = 30\n"

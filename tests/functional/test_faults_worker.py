@@ -41,22 +41,20 @@ def workers_of(master: int) -> set[int]:
 
 
 def master_pid(tmp_path: Path) -> int:
-    """gunicorn's master for the API started under ``tmp_path``: of the processes whose
-    command line names its config file, the one whose parent is not one of them."""
+    """gunicorn's master for the API started under ``tmp_path``: the child of this test's
+    process that ``running_api`` started. Its command line names the config file, unless
+    setproctitle (installed with oslo.service's threading backend) let gunicorn retitle it
+    ``gunicorn: master [cyborg-lite-api]``; either way it names cyborg-lite-api."""
     config = str(tmp_path / "cyborg-lite-api.conf")
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    masters = []
+    for pid in workers_of(os.getpid()):
         try:
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-            stat = (entry / "stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue  # gone meanwhile
-        if config in cmdline:
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    masters = [pid for pid, parent in parents.items() if parent not in parents]
-    assert len(masters) == 1, parents
+        if config in cmdline or "master [cyborg-lite-api]" in cmdline:
+            masters.append(pid)
+    assert len(masters) == 1, masters
     return masters[0]
 
 
